@@ -1,0 +1,415 @@
+//! The operator's catalog file (`catalog.toml`): organization, products with their yum
+//! repositories, and content-view versions. Every error names the file, line and column.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::format::manifest::is_label;
+
+/// A checked catalog. Paths are resolved against the catalog file's directory.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Organization label.
+    pub organization: String,
+    /// Products in file order.
+    pub products: Vec<Product>,
+    /// Content-view versions in file order.
+    pub content_views: Vec<ContentView>,
+}
+
+/// A product.
+#[derive(Debug, Clone)]
+pub struct Product {
+    /// Label.
+    pub label: String,
+    /// Display name.
+    pub name: String,
+    /// GPG key file, if any.
+    pub gpg_key: Option<PathBuf>,
+    /// Repositories in file order.
+    pub repositories: Vec<Repository>,
+}
+
+/// A Library repository.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    /// Label.
+    pub label: String,
+    /// Display name.
+    pub name: String,
+    /// Directory holding `repodata/repomd.xml`.
+    pub path: PathBuf,
+    /// Architecture, if given.
+    pub arch: Option<String>,
+}
+
+/// A content-view version.
+#[derive(Debug, Clone)]
+pub struct ContentView {
+    /// Label.
+    pub label: String,
+    /// Display name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// `(product/repository, own snapshot directory if it has one)`, in file order.
+    pub repositories: Vec<(String, Option<PathBuf>)>,
+}
+
+/// One problem in a catalog file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Everything wrong with a catalog file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct CatalogError {
+    /// The catalog file.
+    pub file: PathBuf,
+    /// Every problem found.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for CatalogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(f, "{} has {n} problem{}:", self.file.display(), if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            match (p.line, p.column) {
+                (Some(l), Some(c)) => write!(f, "\n  {}:{l}:{c}: {}", self.file.display(), p.message)?,
+                _ => write!(f, "\n  {}: {}", self.file.display(), p.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    organization: Spanned<String>,
+    #[serde(default)]
+    product: Vec<RawProduct>,
+    #[serde(default)]
+    content_view: Vec<RawView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProduct {
+    label: Spanned<String>,
+    name: String,
+    gpg_key: Option<Spanned<String>>,
+    #[serde(default)]
+    repository: Vec<RawRepo>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    label: Spanned<String>,
+    name: String,
+    path: Spanned<String>,
+    arch: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    label: Spanned<String>,
+    name: String,
+    version: Spanned<String>,
+    repositories: Vec<Spanned<String>>,
+    #[serde(default)]
+    snapshots: HashMap<String, Spanned<String>>,
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, span: std::ops::Range<usize>, message: String) {
+        let (line, column) = line_col(self.text, span.start);
+        self.problems.push(Problem {
+            line: Some(line),
+            column: Some(column),
+            message,
+        });
+    }
+
+    fn label<T: AsRef<str>>(&mut self, s: &Spanned<T>, what: &str) {
+        if !is_label(s.get_ref().as_ref()) {
+            self.at(
+                s.span(),
+                format!(
+                    "{what} {:?} must be 1-128 characters from A-Z a-z 0-9 . _ - and not start with '.'",
+                    s.get_ref().as_ref()
+                ),
+            );
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Read and check a catalog file.
+pub fn load(file: &Path) -> Result<Catalog, CatalogError> {
+    let err = |message: String| CatalogError {
+        file: file.to_path_buf(),
+        problems: vec![Problem {
+            line: None,
+            column: None,
+            message,
+        }],
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    parse(&text, &dir).map_err(|problems| CatalogError {
+        file: file.to_path_buf(),
+        problems,
+    })
+}
+
+/// Parse and check catalog text; relative paths are resolved against `dir`.
+pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
+    let raw: RawCatalog = toml::from_str(text).map_err(|e| {
+        let (line, column) = match e.span() {
+            Some(s) => {
+                let (l, c) = line_col(text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        vec![Problem {
+            line,
+            column,
+            message: e.message().to_string(),
+        }]
+    })?;
+    let mut cx = Ctx {
+        text,
+        problems: Vec::new(),
+    };
+    cx.label(&raw.organization, "organization");
+
+    let mut products = Vec::new();
+    let mut product_seen = HashMap::new();
+    let mut repo_keys = BTreeSet::new();
+    for p in raw.product {
+        cx.label(&p.label, "product label");
+        if product_seen.insert(p.label.get_ref().clone(), ()).is_some() {
+            cx.at(p.label.span(), format!("duplicate product label {:?}", p.label.get_ref()));
+        }
+        let gpg_key = p.gpg_key.map(|k| {
+            let path = dir.join(k.get_ref());
+            if !path.is_file() {
+                cx.at(k.span(), format!("GPG key file {} does not exist", path.display()));
+            }
+            path
+        });
+        let mut repositories = Vec::new();
+        let mut repo_seen = BTreeSet::new();
+        for r in p.repository {
+            cx.label(&r.label, "repository label");
+            if !repo_seen.insert(r.label.get_ref().clone()) {
+                cx.at(
+                    r.label.span(),
+                    format!("duplicate repository label {:?} in product {:?}", r.label.get_ref(), p.label.get_ref()),
+                );
+            }
+            if let Some(a) = &r.arch {
+                cx.label(a, "arch");
+            }
+            let path = dir.join(r.path.get_ref());
+            check_repo_dir(&mut cx, &r.path, &path);
+            repo_keys.insert(format!("{}/{}", p.label.get_ref(), r.label.get_ref()));
+            repositories.push(Repository {
+                label: r.label.into_inner(),
+                name: r.name,
+                path,
+                arch: r.arch.map(Spanned::into_inner),
+            });
+        }
+        products.push(Product {
+            label: p.label.into_inner(),
+            name: p.name,
+            gpg_key,
+            repositories,
+        });
+    }
+
+    let mut content_views = Vec::new();
+    let mut view_seen = BTreeSet::new();
+    for v in raw.content_view {
+        cx.label(&v.label, "content view label");
+        cx.label(&v.version, "content view version");
+        if !view_seen.insert((v.label.get_ref().clone(), v.version.get_ref().clone())) {
+            cx.at(
+                v.label.span(),
+                format!("duplicate content view {:?} version {:?}", v.label.get_ref(), v.version.get_ref()),
+            );
+        }
+        let mut listed = BTreeSet::new();
+        let mut repositories = Vec::new();
+        for r in &v.repositories {
+            if !repo_keys.contains(r.get_ref()) {
+                cx.at(
+                    r.span(),
+                    format!(
+                        "content view {:?} refers to repository {:?}, which no product defines (write product/repository)",
+                        v.label.get_ref(),
+                        r.get_ref()
+                    ),
+                );
+            }
+            if !listed.insert(r.get_ref().clone()) {
+                cx.at(r.span(), format!("repository {:?} is listed twice", r.get_ref()));
+            }
+        }
+        let mut snaps: Vec<_> = v.snapshots.into_iter().collect();
+        snaps.sort_by_key(|(_, p)| p.span().start);
+        let mut snapshot_of = HashMap::new();
+        for (key, p) in snaps {
+            if !listed.contains(&key) {
+                cx.at(
+                    p.span(),
+                    format!("snapshot given for {key:?}, which this content view does not list in repositories"),
+                );
+            }
+            let path = dir.join(p.get_ref());
+            check_repo_dir(&mut cx, &p, &path);
+            snapshot_of.insert(key, path);
+        }
+        for r in v.repositories {
+            let r = r.into_inner();
+            let snap = snapshot_of.remove(&r);
+            repositories.push((r, snap));
+        }
+        content_views.push(ContentView {
+            label: v.label.into_inner(),
+            name: v.name,
+            version: v.version.into_inner(),
+            repositories,
+        });
+    }
+
+    if products.iter().all(|p| p.repositories.is_empty()) {
+        cx.problems.push(Problem {
+            line: None,
+            column: None,
+            message: "the catalog defines no repository: nothing to pack".into(),
+        });
+    }
+    if cx.problems.is_empty() {
+        Ok(Catalog {
+            organization: raw.organization.into_inner(),
+            products,
+            content_views,
+        })
+    } else {
+        Err(cx.problems)
+    }
+}
+
+fn check_repo_dir(cx: &mut Ctx<'_>, at: &Spanned<String>, path: &Path) {
+    if !path.is_dir() {
+        cx.at(at.span(), format!("repository directory {} does not exist", path.display()));
+    } else if !path.join("repodata/repomd.xml").is_file() {
+        cx.at(
+            at.span(),
+            format!("{} is not a yum repository: repodata/repomd.xml is missing", path.display()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("r/repodata")).unwrap();
+        std::fs::write(d.path().join("r/repodata/repomd.xml"), "<repomd/>").unwrap();
+        std::fs::write(d.path().join("KEY"), "key").unwrap();
+        d
+    }
+
+    #[test]
+    fn good_catalog() {
+        let d = repo_dir();
+        let text = r#"
+organization = "acme"
+[[product]]
+label = "os"
+name = "OS"
+gpg_key = "KEY"
+[[product.repository]]
+label = "base"
+name = "Base"
+path = "r"
+[[content_view]]
+label = "web"
+name = "Web"
+version = "1.0"
+repositories = ["os/base"]
+snapshots = { "os/base" = "r" }
+"#;
+        let c = parse(text, d.path()).unwrap();
+        assert_eq!(c.products[0].repositories[0].path, d.path().join("r"));
+        assert_eq!(c.content_views[0].repositories[0].1.as_deref(), Some(d.path().join("r").as_path()));
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_place() {
+        let d = repo_dir();
+        let text = r#"organization = "acme"
+[[product]]
+label = "os"
+name = "OS"
+[[product.repository]]
+label = "base"
+name = "Base"
+path = "missing"
+[[product.repository]]
+label = "base"
+name = "Base again"
+path = "r"
+[[content_view]]
+label = "web"
+name = "Web"
+version = "1.0"
+repositories = ["os/nope"]
+"#;
+        let p = parse(text, d.path()).unwrap_err();
+        let msgs: Vec<String> = p.iter().map(|p| format!("{}:{} {}", p.line.unwrap(), p.column.unwrap(), p.message)).collect();
+        assert_eq!(p.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].starts_with("8:8 repository directory"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("10:9 duplicate repository label"), "{msgs:#?}");
+        assert!(msgs[2].starts_with("17:17 content view \"web\" refers to repository \"os/nope\""), "{msgs:#?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_place() {
+        let d = repo_dir();
+        let p = parse("organization = \"a\"\ncolour = \"blue\"\n", d.path()).unwrap_err();
+        assert_eq!(p[0].line, Some(2));
+        assert!(p[0].message.contains("colour"), "{:?}", p[0]);
+    }
+}

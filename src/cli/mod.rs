@@ -1,0 +1,163 @@
+//! The command line: argument parsing and printing only; the work is in the library.
+
+pub mod progress;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+use ferry::format::signify::PublicKey;
+use ferry::size::{self, human};
+use ferry::{catalog, keys, pack, time, verify};
+
+/// ferry: carry yum repositories to disconnected networks as signed, content-addressed bundles.
+#[derive(Parser, Debug)]
+#[command(name = "ferry", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a signing key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+        /// Replace existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pack the repositories of a catalog into a signed bundle of media-sized volumes.
+    Pack {
+        /// The catalog file.
+        #[arg(long, value_name = "CATALOG.toml")]
+        catalog: PathBuf,
+        /// The secret key to sign with.
+        #[arg(long, value_name = "PREFIX.key")]
+        key: PathBuf,
+        /// Directory that receives vol-01, vol-02, …
+        #[arg(long, value_name = "OUTDIR")]
+        out: PathBuf,
+        /// Size of one medium (binary units: 700M, 4G, 32G); default: one volume.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        media_size: Option<u64>,
+        /// Largest file written (default 4G − 1 byte, for FAT32).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_file_size: Option<u64>,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check volumes with only the signer's public key.
+    Verify {
+        /// Public key(s) to trust (signify format).
+        #[arg(long, value_name = "PREFIX.pub", required = true)]
+        trust: Vec<PathBuf>,
+        /// Also decode every object inside the packs and check its SHA-256.
+        #[arg(long)]
+        deep: bool,
+        /// Print the report as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// Volume directories.
+        #[arg(value_name = "VOLDIR", required = true)]
+        volumes: Vec<PathBuf>,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    size::parse(s).map_err(|e| e.to_string())
+}
+
+/// Run the command line; the exit code to use.
+pub fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Keygen { out, force } => {
+            let pk = keys::generate(&out, force)?;
+            let (s, p) = keys::key_paths(&out);
+            println!("key {}: secret {} (keep it private), public {}", pk.id, s.display(), p.display());
+            Ok(0)
+        }
+        Command::Pack {
+            catalog,
+            key,
+            out,
+            media_size,
+            max_file_size,
+            json,
+        } => {
+            let cat = catalog::load(&catalog)?;
+            let sk = keys::load_secret(&key)?;
+            let mut opts = pack::PackOptions::new(out, time::creation_time()?);
+            opts.media_size = media_size;
+            if let Some(m) = max_file_size {
+                opts.max_file_size = m;
+            }
+            if let Some(m) = media_size
+                && m < opts.max_file_size
+            {
+                // A file can never be larger than the medium it is on.
+                opts.max_file_size = m;
+            }
+            let progress = progress::for_stderr();
+            let s = pack::pack(&cat, &sk, &opts, progress.as_ref())?;
+            if json {
+                let v = serde_json::json!({
+                    "bundle": s.bundle.to_hex(),
+                    "volumes": s.volumes,
+                    "objects": s.objects,
+                    "files": s.files,
+                    "source_bytes": s.source_bytes,
+                    "pack_bytes": s.pack_bytes,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "bundle {} signed by key {}: {} volume{}, {} files as {} distinct objects, {} read, {} in packs",
+                    s.bundle.short(),
+                    sk.id,
+                    s.volumes.len(),
+                    if s.volumes.len() == 1 { "" } else { "s" },
+                    s.files,
+                    s.objects,
+                    human(s.source_bytes),
+                    human(s.pack_bytes)
+                );
+                for v in &s.volumes {
+                    println!("  {}", v.display());
+                }
+            }
+            Ok(0)
+        }
+        Command::Verify {
+            trust,
+            deep,
+            json,
+            volumes,
+        } => {
+            let keys: Vec<PublicKey> = trust
+                .iter()
+                .map(|p| keys::load_public(p).with_context(|| format!("--trust {}", p.display())))
+                .collect::<Result<_>>()?;
+            for v in &volumes {
+                if !v.is_dir() {
+                    bail!("{} is not a directory (give the volume directories, e.g. /media/usb/vol-01)", v.display());
+                }
+            }
+            let progress = progress::for_stderr();
+            let report = verify::verify(&volumes, &keys, deep, progress.as_ref());
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["ok"] = serde_json::Value::Bool(report.ok());
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Every wire constant of the bundle format, declared once.
+//!
+//! `spec/FORMAT.md` is the normative description; the names here follow it.
+
+/// First line of every manifest: the format and its major version.
+pub const MANIFEST_FORMAT: &str = "ferry-bundle/1";
+/// First line of every `volume.toml`.
+pub const VOLUME_FORMAT: &str = "ferry-volume/1";
+
+/// File names on a volume (all lowercase ASCII except the signify-conventional `SHA256.sig`).
+pub const SIGNATURE_FILE: &str = "SHA256.sig";
+/// The per-volume identity file; always the first line of the signed checksum list.
+pub const VOLUME_FILE: &str = "volume.toml";
+/// The whole bundle's manifest, byte-identical on every volume.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+/// Plain-text note for whoever finds the medium.
+pub const README_FILE: &str = "README.txt";
+/// Directory holding the packs of a volume.
+pub const PACKS_DIR: &str = "packs";
+/// Extension of a pack file.
+pub const PACK_EXTENSION: &str = "ferrypack";
+/// Volume directory names are `vol-01`, `vol-02`, … (at least two digits).
+pub const VOLUME_DIR_PREFIX: &str = "vol-";
+
+/// Domain separation: the signed message of every volume begins with exactly these bytes,
+/// i.e. its first checksum line names `volume.toml`, whose own first line is
+/// [`VOLUME_FORMAT`]. No other kind of message ferry signs can begin this way.
+pub const SIGNED_PREFIX: &str = "SHA256 (volume.toml) = ";
+
+/// signify's algorithm tags.
+pub const SIGNIFY_PKALG: &[u8; 2] = b"Ed";
+/// signify's KDF tag for secret keys (bcrypt_pbkdf; 0 rounds means "not encrypted").
+pub const SIGNIFY_KDFALG: &[u8; 2] = b"BK";
+/// Prefix of the first line of every signify file.
+pub const SIGNIFY_COMMENT_PREFIX: &str = "untrusted comment: ";
+/// signify refuses comments this long or longer.
+pub const SIGNIFY_COMMENT_MAX: usize = 1023;
+
+/// Tar block size; every pack entry's data starts on a multiple of it.
+pub const TAR_BLOCK: u64 = 512;
+/// Two zero blocks end every pack.
+pub const TAR_TRAILER: u64 = 2 * TAR_BLOCK;
+/// Largest entry a ustar header can describe in octal (8 GiB − 1).
+pub const TAR_MAX_ENTRY: u64 = 8 * 1024 * 1024 * 1024 - 1;
+/// Modification time written in every pack entry header (the Unix epoch: packs are
+/// reproducible and the time means nothing).
+pub const TAR_MTIME: u64 = 0;
+
+/// Largest `SHA256.sig` a reader needs to accept (bytes).
+pub const MAX_SIGNATURE_FILE: u64 = 64 * 1024 * 1024;
+/// Largest `manifest.toml` a reader needs to accept (bytes).
+pub const MAX_MANIFEST_FILE: u64 = 1024 * 1024 * 1024;
+/// Largest `volume.toml` a reader needs to accept (bytes).
+pub const MAX_VOLUME_FILE: u64 = 64 * 1024;
+/// Largest number of volumes in one bundle.
+pub const MAX_VOLUMES: u32 = 9999;
+
+/// Default largest file written to a medium: FAT32's limit (4 GiB − 1).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024 * 1024 - 1;

@@ -1,0 +1,75 @@
+//! Relative paths that are safe to join under a directory we own.
+//!
+//! Every path that comes from a bundle (or from repository metadata) passes through
+//! [`check`] before it is used: only normal components, so a path can never climb out of
+//! the directory it is joined to.
+
+/// Why a path was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsafe or malformed path {path:?}: {why}")]
+pub struct BadPath {
+    /// The path (shortened to 200 characters).
+    pub path: String,
+    /// What is wrong with it.
+    pub why: &'static str,
+}
+
+/// Longest path accepted, in bytes.
+pub const MAX_PATH: usize = 4096;
+/// Longest path component accepted, in bytes.
+pub const MAX_COMPONENT: usize = 255;
+
+/// Accept `p` only if it is a relative path made of normal components separated by `/`:
+/// not empty, not absolute, no empty, `.` or `..` component, no backslash, no control
+/// character, at most [`MAX_PATH`] bytes and [`MAX_COMPONENT`] bytes per component.
+pub fn check(p: &str) -> Result<(), BadPath> {
+    let bad = |why| {
+        Err(BadPath {
+            path: p.chars().take(200).collect(),
+            why,
+        })
+    };
+    if p.is_empty() {
+        return bad("empty path");
+    }
+    if p.len() > MAX_PATH {
+        return bad("path too long");
+    }
+    if p.starts_with('/') {
+        return bad("absolute path");
+    }
+    for c in p.split('/') {
+        match c {
+            "" => return bad("empty component (double or trailing slash)"),
+            "." | ".." => return bad("'.' or '..' component"),
+            _ => {}
+        }
+        if c.len() > MAX_COMPONENT {
+            return bad("component longer than 255 bytes");
+        }
+        if c.contains('\\') {
+            return bad("backslash");
+        }
+        if c.chars().any(char::is_control) {
+            return bad("control character");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn accepts_normal_and_refuses_hostile_paths() {
+        for ok in ["a", "Packages/f/ferry-tilde-1.0~rc1+git5-1.noarch.rpm", "repodata/repomd.xml", ".hidden/x"] {
+            check(ok).unwrap();
+        }
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/", "./a", "a\\b", "a\nb", "a\0b"] {
+            assert!(check(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check(&"a/".repeat(3000)).is_err());
+        assert!(check(&"x".repeat(256)).is_err());
+    }
+}

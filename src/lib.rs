@@ -1,0 +1,21 @@
+//! ferry: signed, content-addressed bundles of yum repositories for air-gapped sites.
+//!
+//! Layers, from the bottom: [`format`] (encodings, no I/O), [`yum`] (repository metadata),
+//! [`catalog`] (the operator's catalog file), [`keys`] (key files), [`pack`] and
+//! [`verify`] (bundles on disk), and the command line in `main.rs` + [`cli`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod format;
+pub mod fsutil;
+pub mod keys;
+pub mod object_reader;
+pub mod pack;
+pub mod progress;
+pub mod size;
+pub mod time;
+pub mod verify;
+pub mod volumes;
+pub mod yum;

@@ -1,0 +1,358 @@
+//! Planning a pack: read the catalog's repositories through their metadata and list every
+//! file to carry, before any byte of a package is read.
+//!
+//! Only `repomd.xml`, the primary metadata (to learn the package list) and the small
+//! unlisted `repomd.xml.asc`/`.key` are read here; they are kept in memory and written from
+//! there, so no source byte is read twice. Everything else is only `stat`ed: a missing file
+//! or a size that disagrees with the metadata is reported now, all at once.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::format::{ObjectId, Sha256Digest, relpath};
+use crate::yum;
+use crate::yum::checksum::{Checksum, ChecksumKind, Hasher};
+
+/// Largest `repomd.xml` (or detached signature / key beside it) read into memory.
+const MAX_SMALL_METADATA: u64 = 64 << 20;
+/// Largest primary metadata file read into memory.
+const MAX_PRIMARY: u64 = 2 << 30;
+
+/// One source file to carry.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size when planned.
+    pub size: u64,
+    /// Checksums the metadata declares for it (several trees may declare it).
+    pub declared: Vec<Checksum>,
+    /// Its bytes, for the few files read while planning.
+    pub preloaded: Option<Arc<[u8]>>,
+    /// Its SHA-256 when known before it is written: computed for preloaded files, or
+    /// declared by sha256 metadata.
+    pub known_id: Option<ObjectId>,
+    /// How to name it to the operator: `tree: path`.
+    pub display: String,
+}
+
+/// One repository snapshot to describe in the manifest.
+#[derive(Debug)]
+pub struct TreePlan {
+    /// Manifest tree name.
+    pub name: String,
+    /// Number of packages in its primary metadata.
+    pub packages: u64,
+    /// Relative path → index into [`Plan::files`].
+    pub files: Vec<(String, usize)>,
+}
+
+/// Which tree each catalog repository and view repository uses.
+#[derive(Debug)]
+pub struct Plan {
+    /// Distinct source files in the order they will be written.
+    pub files: Vec<SourceFile>,
+    /// Trees in catalog order.
+    pub trees: Vec<TreePlan>,
+    /// `product/repository` → tree name for the Library.
+    pub library_tree: HashMap<String, String>,
+    /// `(view label, version, product/repository)` → tree name.
+    pub view_tree: HashMap<(String, String, String), String>,
+    /// GPG keys by product label: (file name, contents).
+    pub gpg_keys: HashMap<String, (String, String)>,
+}
+
+/// A problem with the source repositories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    /// Which tree (`library/product/repo` or `views/…`).
+    pub tree: String,
+    /// The file, as a path on disk.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.tree, self.path.display(), self.what)
+    }
+}
+
+struct Planner {
+    files: Vec<SourceFile>,
+    by_path: HashMap<PathBuf, usize>,
+    problems: Vec<SourceProblem>,
+}
+
+impl Planner {
+    fn problem(&mut self, tree: &str, path: &Path, what: impl Into<String>) {
+        self.problems.push(SourceProblem {
+            tree: tree.into(),
+            path: path.to_path_buf(),
+            what: what.into(),
+        });
+    }
+
+    /// Add (or find) the file at `path`; `None` when it is unusable (a problem is recorded).
+    fn add(
+        &mut self,
+        tree: &str,
+        rel: &str,
+        path: &Path,
+        declared: Option<(&Checksum, Option<u64>)>,
+        preloaded: Option<Arc<[u8]>>,
+    ) -> Option<usize> {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.problem(tree, path, "missing (the metadata lists it)");
+                return None;
+            }
+            Err(e) => {
+                self.problem(tree, path, format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        if !meta.is_file() {
+            self.problem(tree, path, "not a regular file");
+            return None;
+        }
+        if let Some((_, Some(size))) = declared
+            && size != meta.len()
+        {
+            self.problem(
+                tree,
+                path,
+                format!("is {} bytes, the metadata says {size} (truncated or replaced)", meta.len()),
+            );
+            return None;
+        }
+        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let idx = match self.by_path.get(&canon) {
+            Some(&i) => i,
+            None => {
+                let known_id = preloaded.as_ref().map(|b| Sha256Digest::of(b));
+                self.files.push(SourceFile {
+                    path: path.to_path_buf(),
+                    size: meta.len(),
+                    declared: Vec::new(),
+                    preloaded,
+                    known_id,
+                    display: format!("{tree}: {rel}"),
+                });
+                self.by_path.insert(canon, self.files.len() - 1);
+                self.files.len() - 1
+            }
+        };
+        if let Some((c, _)) = declared {
+            let f = &mut self.files[idx];
+            if !f.declared.contains(c) {
+                f.declared.push(c.clone());
+            }
+            if c.kind == ChecksumKind::Sha256 && f.known_id.is_none() {
+                f.known_id = c.hex.parse().ok();
+            }
+        }
+        Some(idx)
+    }
+}
+
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(cap + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(buf)
+}
+
+/// Hash `data` with SHA-256 and every declared kind; compare with the declarations.
+fn check_declared(data: &[u8], declared: &Checksum) -> Result<(), String> {
+    let mut h = Hasher::new(declared.kind);
+    h.update(data);
+    let got = h.finish();
+    if &got == declared {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is {}, the metadata says {} (corrupt or replaced)",
+            declared.kind.name(),
+            got.hex,
+            declared.hex
+        ))
+    }
+}
+
+/// Scan one repository directory into a tree.
+fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
+    let mut out = TreePlan {
+        name: tree.to_string(),
+        packages: 0,
+        files: Vec::new(),
+    };
+    let repomd_path = dir.join("repodata/repomd.xml");
+    let repomd_bytes = match read_capped(&repomd_path, MAX_SMALL_METADATA) {
+        Ok(b) => b,
+        Err(e) => {
+            p.problem(tree, &repomd_path, format!("cannot read: {e}"));
+            return out;
+        }
+    };
+    let repomd = match yum::repomd::parse_repomd(&repomd_bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            p.problem(tree, &repomd_path, e.to_string());
+            return out;
+        }
+    };
+    if let Some(i) = p.add(tree, "repodata/repomd.xml", &repomd_path, None, Some(repomd_bytes.into())) {
+        out.files.push(("repodata/repomd.xml".into(), i));
+    }
+    // Detached signature and key of repomd.xml, when the repository has them (repo_gpgcheck).
+    for extra in ["repodata/repomd.xml.asc", "repodata/repomd.xml.key"] {
+        let path = dir.join(extra);
+        if path.is_file() {
+            match read_capped(&path, MAX_SMALL_METADATA) {
+                Ok(b) => {
+                    if let Some(i) = p.add(tree, extra, &path, None, Some(b.into())) {
+                        out.files.push((extra.into(), i));
+                    }
+                }
+                Err(e) => p.problem(tree, &path, format!("cannot read: {e}")),
+            }
+        }
+    }
+    let mut packages = Vec::new();
+    let primary_loc = match repomd.primary() {
+        Ok(r) => Some(r.location.clone()),
+        Err(e) => {
+            p.problem(tree, &repomd_path, e.to_string());
+            None
+        }
+    };
+    for rec in &repomd.records {
+        let path = dir.join(&rec.location);
+        let preloaded = if Some(&rec.location) == primary_loc.as_ref() {
+            let bytes = match read_capped(&path, MAX_PRIMARY) {
+                Ok(b) => b,
+                Err(e) => {
+                    p.problem(tree, &path, format!("cannot read primary metadata: {e}"));
+                    continue;
+                }
+            };
+            if let Err(e) = check_declared(&bytes, &rec.checksum) {
+                p.problem(tree, &path, e);
+                continue;
+            }
+            let parsed = yum::decompress::decompressed(&bytes[..])
+                .and_then(yum::primary::parse_primary);
+            match parsed {
+                Ok(pk) => packages = pk,
+                Err(e) => {
+                    p.problem(tree, &path, e.to_string());
+                    continue;
+                }
+            }
+            Some(Arc::<[u8]>::from(bytes))
+        } else {
+            None
+        };
+        if let Some(i) = p.add(tree, &rec.location, &path, Some((&rec.checksum, rec.size)), preloaded) {
+            out.files.push((rec.location.clone(), i));
+        }
+    }
+    out.packages = packages.len() as u64;
+    for pkg in &packages {
+        let path = dir.join(&pkg.location);
+        if let Some(i) = p.add(tree, &pkg.location, &path, Some((&pkg.checksum, pkg.size)), None) {
+            out.files.push((pkg.location.clone(), i));
+        }
+    }
+    // One path, one file: the same location listed twice must agree.
+    out.files.sort_by(|a, b| a.0.cmp(&b.0));
+    out.files.dedup();
+    for w in out.files.windows(2) {
+        if w[0].0 == w[1].0 {
+            let path = dir.join(&w[0].0);
+            p.problem(tree, &path, "listed twice in the metadata as different files");
+        }
+    }
+    for (rel, _) in &out.files {
+        if let Err(e) = relpath::check(rel) {
+            p.problem(tree, &dir.join(rel), e.to_string());
+        }
+    }
+    out
+}
+
+/// Plan the whole catalog.
+pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
+    let mut p = Planner {
+        files: Vec::new(),
+        by_path: HashMap::new(),
+        problems: Vec::new(),
+    };
+    let mut trees = Vec::new();
+    let mut by_dir: HashMap<PathBuf, String> = HashMap::new();
+    let mut library_tree = HashMap::new();
+    let mut view_tree = HashMap::new();
+    let mut gpg_keys = HashMap::new();
+    let mut scan = |p: &mut Planner, trees: &mut Vec<TreePlan>, name: String, dir: &Path| -> String {
+        let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if let Some(existing) = by_dir.get(&canon) {
+            return existing.clone();
+        }
+        trees.push(scan_repo(p, &name, dir));
+        by_dir.insert(canon, name.clone());
+        name
+    };
+    for prod in &catalog.products {
+        if let Some(k) = &prod.gpg_key {
+            match read_capped(k, 1 << 20).map(String::from_utf8) {
+                Ok(Ok(text)) => {
+                    let name = k
+                        .file_name()
+                        .map_or_else(|| "RPM-GPG-KEY".into(), |n| n.to_string_lossy().into_owned());
+                    gpg_keys.insert(prod.label.clone(), (name, text));
+                }
+                Ok(Err(_)) => p.problem(&prod.label, k, "GPG key is not ASCII-armored text"),
+                Err(e) => p.problem(&prod.label, k, format!("cannot read GPG key: {e}")),
+            }
+        }
+        for r in &prod.repositories {
+            let key = format!("{}/{}", prod.label, r.label);
+            let name = scan(&mut p, &mut trees, format!("library/{key}"), &r.path);
+            library_tree.insert(key, name);
+        }
+    }
+    for v in &catalog.content_views {
+        for (key, snap) in &v.repositories {
+            let name = match snap {
+                Some(dir) => scan(
+                    &mut p,
+                    &mut trees,
+                    format!("views/{}/{}/{key}", v.label, v.version),
+                    dir,
+                ),
+                None => library_tree[key].clone(),
+            };
+            view_tree.insert((v.label.clone(), v.version.clone(), key.clone()), name);
+        }
+    }
+    if !p.problems.is_empty() {
+        return Err(p.problems);
+    }
+    // Metadata first, then packages, each in catalog order: the order files are written.
+    Ok(Plan {
+        files: p.files,
+        trees,
+        library_tree,
+        view_tree,
+        gpg_keys,
+    })
+}

@@ -1,0 +1,391 @@
+//! Writing packs: places each object's stored bytes into tar entries, packs and volumes.
+//!
+//! Volumes fill in order. A pack ends when it reaches the largest file size allowed, a
+//! volume when the medium is full; an object that does not fit in the room left is split
+//! there and continues in the next pack. Every pack's SHA-256 is computed as it is written
+//! (headers always precede their data, so bytes are hashed in file order).
+//!
+//! An object whose id is learnt only at its end may turn out to be a duplicate; then
+//! [`PackWriter::rollback`] truncates what it wrote, restoring the hash state.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::format::constants::{PACK_EXTENSION, PACKS_DIR, TAR_BLOCK, TAR_MAX_ENTRY, TAR_TRAILER};
+use crate::format::manifest::{Encoding, Object, Pack, Piece};
+use crate::format::tar_entry;
+use crate::format::{ObjectId, Sha256Digest};
+
+/// A piece is not started in less room than this unless the rest of the object fits.
+pub const MIN_PIECE: u64 = 64 * 1024;
+
+/// Limits for the writer.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Bytes of packs allowed on one volume (the medium minus the room kept for the
+    /// manifest and signature); `u64::MAX` for no limit.
+    pub volume_capacity: u64,
+    /// Largest pack file.
+    pub max_pack: u64,
+}
+
+struct PackState {
+    name: String,
+    volume: u32,
+    path: PathBuf,
+    len: u64,
+    hasher: Sha256,
+    closed: bool,
+}
+
+/// Where the writer was before an object began, to undo it.
+pub struct Snapshot {
+    packs: usize,
+    current: Option<(usize, u64, Sha256)>,
+    volume: u32,
+    volume_closed_bytes: u64,
+}
+
+/// Writes packs under `root/v<N>/packs/`.
+pub struct PackWriter {
+    root: PathBuf,
+    limits: Limits,
+    packs: Vec<PackState>,
+    file: Option<File>,
+    volume: u32,
+    /// Bytes of closed packs on the current volume.
+    volume_closed_bytes: u64,
+    // Current entry.
+    piece_left: u64,
+    run_left: u64,
+    pieces: Vec<Piece>,
+    entry_name: String,
+    objects: BTreeMap<ObjectId, Object>,
+}
+
+/// The directory of volume `n` under the writer's root while packing.
+pub fn staging_volume_dir(root: &Path, n: u32) -> PathBuf {
+    root.join(format!("v{n}"))
+}
+
+impl PackWriter {
+    /// A writer with nothing written yet.
+    pub fn new(root: &Path, limits: Limits) -> Self {
+        assert!(limits.max_pack >= 4 * MIN_PIECE && limits.volume_capacity >= 4 * MIN_PIECE);
+        Self {
+            root: root.to_path_buf(),
+            limits,
+            packs: Vec::new(),
+            file: None,
+            volume: 0,
+            volume_closed_bytes: 0,
+            piece_left: 0,
+            run_left: 0,
+            pieces: Vec::new(),
+            entry_name: String::new(),
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Whether an object is already written.
+    pub fn has(&self, id: &ObjectId) -> bool {
+        self.objects.contains_key(id)
+    }
+
+    /// Begin an object whose entries will be named `name`, `name.1`, … (plus `.zst`).
+    pub fn begin_object(&mut self, name: String) -> Snapshot {
+        debug_assert!(self.pieces.is_empty() && self.piece_left == 0 && self.run_left == 0);
+        self.entry_name = name;
+        self.snapshot()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            packs: self.packs.len(),
+            current: self.current().map(|i| (i, self.packs[i].len, self.packs[i].hasher.clone())),
+            volume: self.volume,
+            volume_closed_bytes: self.volume_closed_bytes,
+        }
+    }
+
+    fn current(&self) -> Option<usize> {
+        self.packs.last().filter(|p| !p.closed).map(|_| self.packs.len() - 1)
+    }
+
+    /// The next `len` stored bytes form one run whose length is known: pieces are sized
+    /// from it.
+    pub fn start_run(&mut self, len: u64) {
+        debug_assert_eq!(self.run_left, 0);
+        self.run_left = len;
+    }
+
+    /// Write stored bytes of the current run.
+    pub fn put(&mut self, mut data: &[u8], zstd: bool) -> std::io::Result<()> {
+        debug_assert!(data.len() as u64 <= self.run_left);
+        while !data.is_empty() {
+            if self.piece_left == 0 {
+                self.open_piece(zstd)?;
+            }
+            let n = (self.piece_left.min(data.len() as u64)) as usize;
+            self.write_bytes(&data[..n])?;
+            self.piece_left -= n as u64;
+            self.run_left -= n as u64;
+            data = &data[n..];
+            if self.piece_left == 0 {
+                let len = self.pieces.last().expect("a piece is open").length;
+                let pad = vec![0u8; tar_entry::padding(len) as usize];
+                self.write_bytes(&pad)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Room for entry data in the current pack (0 when there is none).
+    fn room(&self) -> u64 {
+        let Some(i) = self.current() else { return 0 };
+        let p = &self.packs[i];
+        let pack_room = self.limits.max_pack.saturating_sub(p.len + TAR_TRAILER);
+        let vol_used = self.volume_closed_bytes + p.len + TAR_TRAILER;
+        let vol_room = self.limits.volume_capacity.saturating_sub(vol_used);
+        let room = pack_room.min(vol_room);
+        // Header, then data rounded up to a block.
+        (room.saturating_sub(TAR_BLOCK) / TAR_BLOCK * TAR_BLOCK).min(TAR_MAX_ENTRY / TAR_BLOCK * TAR_BLOCK)
+    }
+
+    fn open_piece(&mut self, zstd: bool) -> std::io::Result<()> {
+        let mut room = self.room();
+        if room < self.run_left && room < MIN_PIECE {
+            self.next_pack()?;
+            room = self.room();
+        }
+        let len = self.run_left.min(room);
+        debug_assert!(len > 0);
+        let i = self.current().expect("next_pack opened a pack");
+        let k = self.pieces.len();
+        let mut name = self.entry_name.clone();
+        if k > 0 {
+            name.push_str(&format!(".{k}"));
+        }
+        if zstd {
+            name.push_str(".zst");
+        }
+        let offset = self.packs[i].len + TAR_BLOCK;
+        self.write_bytes(&tar_entry::header(&name, len))?;
+        self.pieces.push(Piece {
+            pack: self.packs[i].name.clone(),
+            offset,
+            length: len,
+        });
+        self.piece_left = len;
+        Ok(())
+    }
+
+    fn write_bytes(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let i = self.current().expect("a pack is open");
+        self.file.as_mut().expect("a pack is open").write_all(data)?;
+        let p = &mut self.packs[i];
+        p.hasher.update(data);
+        p.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// Close the current pack (if any) and open a new one: on this volume if it has room
+    /// for a useful piece, otherwise on the next.
+    fn next_pack(&mut self) -> std::io::Result<()> {
+        let mut new_volume = self.volume == 0;
+        if let Some(i) = self.current() {
+            self.close_pack(i)?;
+            let left = self.limits.volume_capacity.saturating_sub(self.volume_closed_bytes);
+            new_volume = left < TAR_TRAILER + TAR_BLOCK + MIN_PIECE;
+        }
+        if new_volume {
+            self.volume += 1;
+            self.volume_closed_bytes = 0;
+        }
+        let dir = staging_volume_dir(&self.root, self.volume).join(PACKS_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let name = format!("{:04}", self.packs.len() + 1);
+        let path = dir.join(format!("{name}.{PACK_EXTENSION}"));
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+        self.file = Some(file);
+        self.packs.push(PackState {
+            name,
+            volume: self.volume,
+            path,
+            len: 0,
+            hasher: Sha256::new(),
+            closed: false,
+        });
+        Ok(())
+    }
+
+    /// Write the end-of-archive blocks, flush to the medium, and close.
+    fn close_pack(&mut self, i: usize) -> std::io::Result<()> {
+        self.write_bytes(&[0u8; TAR_TRAILER as usize])?;
+        let f = self.file.take().expect("the current pack is open");
+        f.sync_all()?;
+        let p = &mut self.packs[i];
+        p.closed = true;
+        self.volume_closed_bytes += p.len;
+        Ok(())
+    }
+
+    /// The object is complete: record where its stored bytes are.
+    pub fn finish_object(&mut self, id: ObjectId, size: u64, encoding: Encoding) {
+        debug_assert!(self.piece_left == 0 && self.run_left == 0);
+        let pieces = std::mem::take(&mut self.pieces);
+        self.objects.insert(id, Object { size, encoding, pieces });
+    }
+
+    /// Undo everything written since `snap` (an object that turned out to be a duplicate).
+    pub fn rollback(&mut self, snap: Snapshot) -> std::io::Result<()> {
+        self.file = None;
+        for p in self.packs.drain(snap.packs..) {
+            std::fs::remove_file(&p.path)?;
+        }
+        if let Some((i, len, hasher)) = snap.current {
+            let p = &mut self.packs[i];
+            p.len = len;
+            p.hasher = hasher;
+            p.closed = false;
+            let mut f = OpenOptions::new().write(true).open(&p.path)?;
+            f.set_len(len)?;
+            f.seek(SeekFrom::Start(len))?;
+            self.file = Some(f);
+        }
+        self.volume = snap.volume;
+        self.volume_closed_bytes = snap.volume_closed_bytes;
+        self.pieces.clear();
+        self.piece_left = 0;
+        self.run_left = 0;
+        Ok(())
+    }
+
+    /// Close the last pack and return the packs, the objects and the number of volumes.
+    pub fn finish(mut self) -> std::io::Result<Written> {
+        if let Some(i) = self.current() {
+            self.close_pack(i)?;
+        }
+        let packs = self
+            .packs
+            .into_iter()
+            .map(|p| {
+                let sha256 = Sha256Digest::from_hasher(p.hasher);
+                (
+                    p.name,
+                    (
+                        Pack {
+                            volume: p.volume,
+                            size: p.len,
+                            sha256,
+                        },
+                        p.path,
+                    ),
+                )
+            })
+            .collect();
+        Ok(Written {
+            packs,
+            objects: self.objects,
+            volumes: self.volume,
+        })
+    }
+}
+
+/// What the writer produced.
+pub struct Written {
+    /// Packs by name, with their staging paths.
+    pub packs: BTreeMap<String, (Pack, PathBuf)>,
+    /// Objects by id.
+    pub objects: BTreeMap<ObjectId, Object>,
+    /// Number of volumes used.
+    pub volumes: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn limits(cap: u64, pack: u64) -> Limits {
+        Limits {
+            volume_capacity: cap,
+            max_pack: pack,
+        }
+    }
+
+    fn put_raw(w: &mut PackWriter, data: &[u8]) -> ObjectId {
+        let id = Sha256Digest::of(data);
+        w.begin_object(id.to_hex());
+        w.start_run(data.len() as u64);
+        w.put(data, false).unwrap();
+        w.finish_object(id, data.len() as u64, Encoding::Raw);
+        id
+    }
+
+    fn read_object(written: &Written, id: &ObjectId) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in &written.objects[id].pieces {
+            let mut f = File::open(&written.packs[&p.pack].1).unwrap();
+            f.seek(SeekFrom::Start(p.offset)).unwrap();
+            let mut buf = vec![0; p.length as usize];
+            f.read_exact(&mut buf).unwrap();
+            out.extend(buf);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_across_packs_and_volumes_within_limits() {
+        let d = tempfile::tempdir().unwrap();
+        let cap = 600 * 1024;
+        let mut w = PackWriter::new(d.path(), limits(cap, 300 * 1024));
+        let small: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let big: Vec<u8> = (0..1_500_000u32).map(|i| (i * 13 + i / 7) as u8).collect();
+        let a = put_raw(&mut w, &small);
+        let b = put_raw(&mut w, &big);
+        let written = w.finish().unwrap();
+        assert!(written.volumes >= 3, "{} volumes", written.volumes);
+        assert_eq!(read_object(&written, &a), small);
+        assert_eq!(read_object(&written, &b), big);
+        let mut per_volume = BTreeMap::new();
+        for (pack, path) in written.packs.values() {
+            let bytes = std::fs::read(path).unwrap();
+            assert_eq!(bytes.len() as u64, pack.size);
+            assert!(pack.size <= 300 * 1024);
+            assert_eq!(Sha256Digest::of(&bytes), pack.sha256);
+            // Every pack is a tar archive that `tar` reads.
+            let mut n = 0;
+            for e in tar::Archive::new(&bytes[..]).entries().unwrap() {
+                e.unwrap();
+                n += 1;
+            }
+            assert!(n > 0);
+            *per_volume.entry(pack.volume).or_insert(0) += pack.size;
+        }
+        assert!(per_volume.values().all(|&v| v <= cap), "{per_volume:?}");
+    }
+
+    #[test]
+    fn rollback_restores_bytes_and_hash() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = PackWriter::new(d.path(), limits(u64::MAX, 1 << 20));
+        let a = put_raw(&mut w, b"first object");
+        let dup: Vec<u8> = vec![5; 3 << 20];
+        let snap = w.begin_object("x".into());
+        w.start_run(dup.len() as u64);
+        w.put(&dup, false).unwrap();
+        w.rollback(snap).unwrap();
+        let c = put_raw(&mut w, b"after");
+        let written = w.finish().unwrap();
+        assert_eq!(written.packs.len(), 1);
+        let (pack, path) = written.packs.values().next().unwrap();
+        assert_eq!(Sha256Digest::of(&std::fs::read(path).unwrap()), pack.sha256);
+        assert_eq!(read_object(&written, &a), b"first object");
+        assert_eq!(read_object(&written, &c), b"after");
+    }
+}

@@ -1,0 +1,404 @@
+//! `ferry verify`: check the volumes of a bundle with only the signer's public key, and
+//! report every finding — not just the first — and which volumes are still missing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::format::constants::{MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, VOLUME_FILE};
+use crate::format::manifest::Manifest;
+use crate::format::signify::PublicKey;
+use crate::format::{BundleId, ObjectId};
+use crate::object_reader::read_object;
+use crate::progress::Progress;
+use crate::volumes::{self, FileCheck, ProblemKind, Volume};
+
+/// One thing wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The volume directory as given.
+    pub volume: String,
+    /// Its number, when known.
+    pub number: Option<u32>,
+    /// The file on that volume, when one is at fault.
+    pub file: Option<String>,
+    /// Kind of problem.
+    pub kind: ProblemKind,
+    /// What it means.
+    pub detail: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.volume)?;
+        if let Some(n) = self.number {
+            write!(f, " (volume {n})")?;
+        }
+        match &self.file {
+            Some(file) => write!(f, ": {file} {}", self.detail),
+            None => write!(f, ": {}", self.detail),
+        }
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// The bundle checked (the one most volumes belong to).
+    pub bundle: Option<String>,
+    /// Its organization.
+    pub organization: Option<String>,
+    /// Its sequence number.
+    pub sequence: Option<u64>,
+    /// Its creation time.
+    pub created: Option<String>,
+    /// Key that signed it.
+    pub signer: Option<String>,
+    /// How many volumes it has.
+    pub volumes: Option<u32>,
+    /// Volume numbers given and intact.
+    pub intact: Vec<u32>,
+    /// Volume numbers not given.
+    pub missing: Vec<u32>,
+    /// Everything wrong.
+    pub findings: Vec<Finding>,
+    /// Packs whose SHA-256 was checked.
+    pub packs_checked: usize,
+    /// Bytes read to check them.
+    pub bytes_checked: u64,
+    /// With `--deep`: objects decoded and found intact.
+    pub objects_checked: Option<u64>,
+    /// With `--deep`: objects that could not be checked because a volume is missing.
+    pub objects_unavailable: Option<u64>,
+}
+
+impl Report {
+    /// True when the set is complete and nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.bundle.is_some() && self.findings.is_empty() && self.missing.is_empty()
+    }
+}
+
+struct Ctx {
+    findings: Vec<Finding>,
+}
+
+impl Ctx {
+    fn add(&mut self, dir: &Path, number: Option<u32>, file: Option<&str>, kind: ProblemKind, detail: impl Into<String>) {
+        self.findings.push(Finding {
+            volume: dir.display().to_string(),
+            number,
+            file: file.map(str::to_string),
+            kind,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// Check volume directories against trusted keys.
+pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dyn Progress) -> Report {
+    let mut cx = Ctx { findings: Vec::new() };
+    let mut report = Report::default();
+
+    // 1. Signatures and identities.
+    let mut opened: Vec<(Volume, Vec<u8>)> = Vec::new();
+    for dir in dirs {
+        match volumes::open(dir, trusted) {
+            Ok(v) => opened.push(v),
+            Err(p) => cx.add(dir, None, Some(&p.file), p.kind, p.detail),
+        }
+    }
+    // 2. Which bundle: the one most of the given volumes belong to.
+    let mut counts: BTreeMap<BundleId, usize> = BTreeMap::new();
+    for (v, _) in &opened {
+        *counts.entry(v.info.bundle).or_default() += 1;
+    }
+    let Some(bundle) = opened
+        .iter()
+        .map(|(v, _)| v.info.bundle)
+        .max_by_key(|b| (counts[b], std::cmp::Reverse(first_index(&opened, b))))
+    else {
+        report.findings = cx.findings;
+        if report.findings.is_empty() {
+            report.findings.push(Finding {
+                volume: "-".into(),
+                number: None,
+                file: None,
+                kind: ProblemKind::Missing,
+                detail: "no volume given".into(),
+            });
+        }
+        return report;
+    };
+    let manifest_bytes = opened.iter().find(|(v, _)| v.info.bundle == bundle).map(|(_, m)| m.clone()).unwrap_or_default();
+    let manifest = match Manifest::parse(&manifest_bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            let (v, _) = opened.iter().find(|(v, _)| v.info.bundle == bundle).expect("chosen from opened");
+            cx.add(&v.dir, Some(v.info.volume), Some(MANIFEST_FILE), ProblemKind::Malformed, e.to_string());
+            report.findings = cx.findings;
+            return report;
+        }
+    };
+    report.bundle = Some(bundle.to_hex());
+    report.organization = Some(manifest.organization.clone());
+    report.sequence = Some(manifest.sequence);
+    report.created = Some(manifest.created.clone());
+    report.signer = Some(manifest.signer.to_string());
+    report.volumes = Some(manifest.volumes);
+
+    // 3. Sort volumes: this bundle's, by number; others are findings.
+    let mut by_number: BTreeMap<u32, Volume> = BTreeMap::new();
+    for (v, _) in opened {
+        if v.info.bundle != bundle {
+            cx.add(
+                &v.dir,
+                Some(v.info.volume),
+                None,
+                ProblemKind::WrongBundle,
+                format!(
+                    "belongs to bundle {}, not to bundle {} like the other volumes given: keep media of different bundles apart",
+                    v.info.bundle.short(),
+                    bundle.short()
+                ),
+            );
+            continue;
+        }
+        if v.signer != manifest.signer {
+            cx.add(
+                &v.dir,
+                Some(v.info.volume),
+                Some(MANIFEST_FILE),
+                ProblemKind::BadSignature,
+                format!("names signer {} but the volume is signed by key {}", manifest.signer, v.signer),
+            );
+            continue;
+        }
+        if v.info.volumes != manifest.volumes {
+            cx.add(&v.dir, Some(v.info.volume), Some(VOLUME_FILE), ProblemKind::Malformed, "disagrees with the manifest on the number of volumes");
+            continue;
+        }
+        if let Some(prev) = by_number.get(&v.info.volume) {
+            cx.add(
+                &v.dir,
+                Some(v.info.volume),
+                None,
+                ProblemKind::Duplicate,
+                format!("is volume {} again (also given as {}); checking both", v.info.volume, prev.dir.display()),
+            );
+            // Check the duplicate too, under its own directory.
+            check_packs(&mut cx, &v, &manifest, progress, &mut report);
+            continue;
+        }
+        by_number.insert(v.info.volume, v);
+    }
+
+    // 4. Every file on every volume.
+    let total: u64 = by_number
+        .keys()
+        .flat_map(|n| manifest.packs.values().filter(move |p| p.volume == *n))
+        .map(|p| p.size)
+        .sum();
+    progress.begin("checking packs", Some(total));
+    let mut intact_packs: HashMap<String, PathBuf> = HashMap::new();
+    for v in by_number.values() {
+        let before = cx.findings.len();
+        let good = check_packs(&mut cx, v, &manifest, progress, &mut report);
+        intact_packs.extend(good);
+        if cx.findings.len() == before {
+            report.intact.push(v.info.volume);
+        }
+    }
+    progress.end();
+    report.missing = (1..=manifest.volumes).filter(|n| !by_number.contains_key(n)).collect();
+
+    // 5. Deep: decode every object from the packs that are present.
+    if deep {
+        let mut present: HashMap<String, PathBuf> = HashMap::new();
+        for v in by_number.values() {
+            for (name, p) in &manifest.packs {
+                if p.volume == v.info.volume {
+                    present.insert(name.clone(), pack_path(&v.dir, name));
+                }
+            }
+        }
+        deep_check(&mut cx, &manifest, &present, &by_number, progress, &mut report);
+    }
+    report.findings = cx.findings;
+    report
+}
+
+fn first_index(opened: &[(Volume, Vec<u8>)], b: &BundleId) -> usize {
+    opened.iter().position(|(v, _)| &v.info.bundle == b).unwrap_or(usize::MAX)
+}
+
+/// Path of a pack on a volume.
+pub fn pack_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(PACKS_DIR).join(format!("{name}.{PACK_EXTENSION}"))
+}
+
+/// Check the packs and README of one volume; returns the packs found intact.
+fn check_packs(
+    cx: &mut Ctx,
+    v: &Volume,
+    manifest: &Manifest,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> HashMap<String, PathBuf> {
+    let n = Some(v.info.volume);
+    let mut good = HashMap::new();
+    let mut expected: BTreeSet<String> = [VOLUME_FILE, MANIFEST_FILE, README_FILE].iter().map(|s| s.to_string()).collect();
+    for (name, pack) in manifest.packs.iter().filter(|(_, p)| p.volume == v.info.volume) {
+        let rel = format!("{PACKS_DIR}/{name}.{PACK_EXTENSION}");
+        expected.insert(rel.clone());
+        if v.listed(&rel) != Some(pack.sha256) {
+            cx.add(&v.dir, n, Some(&rel), ProblemKind::BadSignature, "is in the manifest but the signed list disagrees about it");
+            continue;
+        }
+        let path = pack_path(&v.dir, name);
+        report.packs_checked += 1;
+        match volumes::check_file(&path, pack.sha256, Some(pack.size), &|b| progress.advance(b)) {
+            FileCheck::Ok => {
+                report.bytes_checked += pack.size;
+                good.insert(name.clone(), path);
+            }
+            FileCheck::Missing => cx.add(&v.dir, n, Some(&rel), ProblemKind::Missing, "is missing"),
+            FileCheck::Truncated { found } => cx.add(
+                &v.dir,
+                n,
+                Some(&rel),
+                ProblemKind::Truncated,
+                format!("is truncated: {found} of {} bytes", pack.size),
+            ),
+            FileCheck::TooLong { found } => cx.add(
+                &v.dir,
+                n,
+                Some(&rel),
+                ProblemKind::Corrupt,
+                format!("is {found} bytes, {} more than signed", found - pack.size),
+            ),
+            FileCheck::Corrupt => cx.add(&v.dir, n, Some(&rel), ProblemKind::Corrupt, "is corrupt: its SHA-256 does not match the signed one"),
+            FileCheck::Unreadable(e) => cx.add(&v.dir, n, Some(&rel), ProblemKind::Unreadable, format!("cannot be read: {e}")),
+        }
+    }
+    match v.listed(README_FILE) {
+        Some(h) => match volumes::check_file(&v.dir.join(README_FILE), h, None, &|_| {}) {
+            FileCheck::Ok => {}
+            FileCheck::Missing => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Missing, "is missing"),
+            _ => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Corrupt, "does not match its signed SHA-256"),
+        },
+        None => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Malformed, "is not covered by the signed list"),
+    }
+    for e in &v.list {
+        if !expected.contains(&e.path) {
+            cx.add(&v.dir, n, Some(&e.path), ProblemKind::Malformed, "is in the signed list but not in the manifest");
+        }
+    }
+    good
+}
+
+fn deep_check(
+    cx: &mut Ctx,
+    manifest: &Manifest,
+    present: &HashMap<String, PathBuf>,
+    by_number: &BTreeMap<u32, Volume>,
+    progress: &dyn Progress,
+    report: &mut Report,
+) {
+    let total: u64 = manifest.objects.values().map(|o| o.size).sum();
+    progress.begin("decoding objects", Some(total));
+    let mut checked = 0u64;
+    let mut unavailable = 0u64;
+    let mut users: HashMap<ObjectId, Vec<String>> = HashMap::new();
+    for t in &manifest.trees {
+        for (path, id) in &t.files {
+            users.entry(*id).or_default().push(format!("{}/{path}", t.name));
+        }
+    }
+    for (id, o) in &manifest.objects {
+        if o.pieces.iter().any(|p| !present.contains_key(&p.pack)) {
+            unavailable += 1;
+            continue;
+        }
+        let mut sink = std::io::sink();
+        match read_object(id, o, present, &mut sink) {
+            Ok(()) => checked += 1,
+            Err(e) => {
+                let first = &o.pieces[0];
+                let vol = manifest.packs[&first.pack].volume;
+                let dir = by_number.get(&vol).map_or_else(|| PathBuf::from("-"), |v| v.dir.clone());
+                let names = users.get(id).map(|u| u.join(", ")).unwrap_or_default();
+                cx.add(
+                    &dir,
+                    Some(vol),
+                    Some(&format!("{PACKS_DIR}/{}.{PACK_EXTENSION}", first.pack)),
+                    ProblemKind::DamagedObject,
+                    format!("holds object {} ({names}) which is damaged: {e}", id.short()),
+                );
+            }
+        }
+        progress.advance(o.size);
+    }
+    progress.end();
+    report.objects_checked = Some(checked);
+    report.objects_unavailable = Some(unavailable);
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(b), Some(n)) = (&self.bundle, self.volumes) {
+            writeln!(
+                f,
+                "bundle {} (organization {}, sequence {}, created {}, signed by key {}): {n} volume{}",
+                &b[..16],
+                self.organization.as_deref().unwrap_or("?"),
+                self.sequence.unwrap_or(0),
+                self.created.as_deref().unwrap_or("?"),
+                self.signer.as_deref().unwrap_or("?"),
+                if n == 1 { "" } else { "s" }
+            )?;
+        }
+        for finding in &self.findings {
+            writeln!(f, "FAIL {finding}")?;
+        }
+        if let Some(n) = self.volumes
+            && !self.missing.is_empty()
+        {
+            let list: Vec<String> = self.missing.iter().map(u32::to_string).collect();
+            writeln!(
+                f,
+                "MISSING volume{} {} of {n}: insert {} and run the same command again with every volume",
+                if self.missing.len() == 1 { "" } else { "s" },
+                list.join(", "),
+                if self.missing.len() == 1 { "it" } else { "them" }
+            )?;
+        }
+        write!(
+            f,
+            "{} pack{} checked ({} bytes)",
+            self.packs_checked,
+            if self.packs_checked == 1 { "" } else { "s" },
+            self.bytes_checked
+        )?;
+        if let Some(c) = self.objects_checked {
+            write!(f, ", {c} objects decoded and intact")?;
+            if let Some(u) = self.objects_unavailable.filter(|&u| u > 0) {
+                write!(f, ", {u} not checkable (on missing volumes)")?;
+            }
+        }
+        writeln!(f)?;
+        if self.ok() {
+            write!(f, "OK: every volume is intact and signed, and the set is complete")
+        } else {
+            write!(
+                f,
+                "NOT OK: {} problem{}{}",
+                self.findings.len(),
+                if self.findings.len() == 1 { "" } else { "s" },
+                if self.missing.is_empty() { String::new() } else { format!(", {} volume(s) missing", self.missing.len()) }
+            )
+        }
+    }
+}
