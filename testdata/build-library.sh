@@ -7,13 +7,14 @@
 # The GPG key in testdata/keys/gpg-test-secret.asc is a TEST-ONLY key with no
 # passphrase. Never use it (or anything signed with it) for real content.
 #
-# Usage: testdata/build-library.sh      (from any directory; idempotent:
-#        testdata/library/ is deleted and rebuilt from scratch)
+# Usage: testdata/build-library.sh [OUTDIR]
+#        (from any directory; idempotent: OUTDIR, by default testdata/library/,
+#        is deleted and rebuilt from scratch)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$HERE/src
-LIB=$HERE/library
+LIB=$(realpath -m "${1:-$HERE/library}")
 SECRET_KEY=$HERE/keys/gpg-test-secret.asc
 GPG_UID='ferry-test@example.invalid'   # uid: Ferry Test Signing Key (TEST ONLY - DO NOT TRUST) <ferry-test@example.invalid>
 

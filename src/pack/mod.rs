@@ -21,7 +21,7 @@ use crate::format::signify::SecretKey;
 use crate::format::{BundleId, ObjectId};
 use crate::progress::Progress;
 use plan::{Plan, SourceProblem};
-use writer::{Limits, MIN_PIECE, PackWriter};
+use writer::{Limits, PackWriter, min_piece};
 
 /// Everything `pack` needs.
 #[derive(Debug, Clone)]
@@ -151,8 +151,16 @@ pub fn pack(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
-    if opts.max_file_size < 1 << 20 {
-        return Err(PackError::BadLimit("--max-file-size must be at least 1M".into()));
+    if let Some(m) = opts.media_size
+        && m < 64 << 10
+    {
+        return Err(PackError::BadLimit(format!(
+            "--media-size {} is too small: media must hold at least 64K",
+            crate::size::human(m)
+        )));
+    }
+    if opts.max_file_size < 64 << 10 {
+        return Err(PackError::BadLimit("--max-file-size must be at least 64K".into()));
     }
     prepare_out(&opts.out)?;
 
@@ -173,7 +181,8 @@ pub fn pack(
                 .capacity
         }
     };
-    if capacity < 4 * MIN_PIECE {
+    let m = min_piece(capacity, opts.max_file_size);
+    if capacity < 4 * m || opts.max_file_size < 4 * m {
         return Err(PackError::BadLimit("--media-size is too small".into()));
     }
 

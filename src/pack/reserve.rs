@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::stream::ZSTD_RUN;
-use super::writer::MIN_PIECE;
+use super::writer::min_piece;
 use crate::format::constants::{MAX_VOLUMES, TAR_BLOCK, TAR_MAX_ENTRY, TAR_TRAILER};
 use crate::format::manifest::{Encoding, Manifest, Object, Pack, Piece};
 use crate::format::signify::SecretKey;
@@ -45,7 +45,9 @@ pub fn room(
     max_pack: u64,
     key_id: KeyId,
 ) -> Result<Room, TooSmall> {
-    let slack = MIN_PIECE + TAR_TRAILER + 2 * TAR_BLOCK;
+    // The writer's smallest piece on this medium or a smaller one is at most this.
+    let min_piece = min_piece(media_size, max_pack);
+    let slack = min_piece + TAR_TRAILER + 2 * TAR_BLOCK;
     let stored: u64 = file_sizes.iter().map(|&s| stored_max(s)).sum();
     let base_pieces: u64 = file_sizes
         .iter()
@@ -57,7 +59,7 @@ pub fn room(
     let mut reserve = 0u64;
     for _ in 0..32 {
         let capacity = media_size.saturating_sub(reserve);
-        if capacity < 4 * MIN_PIECE + slack {
+        if capacity < 4 * min_piece + slack || max_pack < 4 * min_piece + slack {
             return Err(TooSmall { reserve });
         }
         // Packs and pieces depend on each other through the bytes the headers take: start

@@ -20,8 +20,11 @@ use crate::format::manifest::{Encoding, Object, Pack, Piece};
 use crate::format::tar_entry;
 use crate::format::{ObjectId, Sha256Digest};
 
-/// A piece is not started in less room than this unless the rest of the object fits.
-pub const MIN_PIECE: u64 = 64 * 1024;
+/// A piece is not started in less room than this unless the rest of the object fits:
+/// 64 KiB, or less on very small media, so that no medium ends with a sliver of an object.
+pub fn min_piece(volume_capacity: u64, max_pack: u64) -> u64 {
+    (volume_capacity.min(max_pack) / 16 / TAR_BLOCK * TAR_BLOCK).clamp(4 * 1024, 64 * 1024)
+}
 
 /// Limits for the writer.
 #[derive(Debug, Clone)]
@@ -31,6 +34,12 @@ pub struct Limits {
     pub volume_capacity: u64,
     /// Largest pack file.
     pub max_pack: u64,
+}
+
+impl Limits {
+    fn min_piece(&self) -> u64 {
+        min_piece(self.volume_capacity, self.max_pack)
+    }
 }
 
 struct PackState {
@@ -75,7 +84,8 @@ pub fn staging_volume_dir(root: &Path, n: u32) -> PathBuf {
 impl PackWriter {
     /// A writer with nothing written yet.
     pub fn new(root: &Path, limits: Limits) -> Self {
-        assert!(limits.max_pack >= 4 * MIN_PIECE && limits.volume_capacity >= 4 * MIN_PIECE);
+        let m = limits.min_piece();
+        assert!(limits.max_pack >= 4 * m && limits.volume_capacity >= 4 * m);
         Self {
             root: root.to_path_buf(),
             limits,
@@ -158,7 +168,7 @@ impl PackWriter {
 
     fn open_piece(&mut self, zstd: bool) -> std::io::Result<()> {
         let mut room = self.room();
-        if room < self.run_left && room < MIN_PIECE {
+        if room < self.run_left && room < self.limits.min_piece() {
             self.next_pack()?;
             room = self.room();
         }
@@ -200,7 +210,7 @@ impl PackWriter {
         if let Some(i) = self.current() {
             self.close_pack(i)?;
             let left = self.limits.volume_capacity.saturating_sub(self.volume_closed_bytes);
-            new_volume = left < TAR_TRAILER + TAR_BLOCK + MIN_PIECE;
+            new_volume = left < TAR_TRAILER + TAR_BLOCK + self.limits.min_piece();
         }
         if new_volume {
             self.volume += 1;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run ferry's tests. Installs the Debian packages the tests drive for real when they are
+# missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg), then runs every test in
+# release mode (the tests move real data).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need=()
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v createrepo_c >/dev/null || need+=(createrepo-c)
+command -v modifyrepo_c >/dev/null || need+=(createrepo-c)
+command -v dnf >/dev/null || need+=(dnf)
+command -v signify-openbsd >/dev/null || need+=(signify-openbsd)
+command -v gpg >/dev/null || need+=(gnupg)
+if ((${#need[@]})); then
+    echo "installing test dependencies: ${need[*]}" >&2
+    sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo test --release --locked "$@"

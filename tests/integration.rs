@@ -1,0 +1,17 @@
+//! ferry's integration tests: one binary, one module per feature.
+//! They drive the real `ferry` binary and real tools (rpmbuild, createrepo_c, signify-openbsd).
+
+#[path = "integration/common.rs"]
+mod common;
+#[path = "integration/damage.rs"]
+mod damage;
+#[path = "integration/interop.rs"]
+mod interop;
+#[path = "integration/keys.rs"]
+mod keys;
+#[path = "integration/pack.rs"]
+mod pack;
+#[path = "integration/sources.rs"]
+mod sources;
+#[path = "integration/vectors.rs"]
+mod vectors;

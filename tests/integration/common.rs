@@ -1,0 +1,180 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The repository's `testdata/`.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// The ferry binary under test.
+pub fn ferry() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+/// Run and return output; stdout/stderr as text.
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let o: Output = cmd.output().expect("run command");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Run, insisting on success.
+pub fn ok(cmd: &mut Command) -> String {
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "command failed: {cmd:?}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+/// A tool the test needs: fail (never skip) when it is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{tool} is not installed: run scripts/test.sh, which installs the test dependencies");
+}
+
+/// A fresh key pair under `dir`; returns the prefix.
+pub fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let prefix = dir.join(name);
+    ok(ferry().arg("keygen").arg("--out").arg(&prefix));
+    prefix
+}
+
+/// `PREFIX.key` / `PREFIX.pub`.
+pub fn key(prefix: &Path) -> PathBuf {
+    prefix.with_extension("key")
+}
+/// `PREFIX.pub`.
+pub fn public(prefix: &Path) -> PathBuf {
+    prefix.with_extension("pub")
+}
+
+/// Volume directories of a bundle, sorted.
+pub fn volumes(out: &Path) -> Vec<PathBuf> {
+    if !out.exists() {
+        return Vec::new();
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("vol-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A packed bundle in a temporary directory.
+pub struct Packed {
+    pub tmp: tempfile::TempDir,
+    pub key: PathBuf,
+    pub out: PathBuf,
+    pub volumes: Vec<PathBuf>,
+    pub summary: Value,
+}
+
+/// Pack `catalog` with a new key and extra arguments.
+pub fn pack(catalog: &Path, extra: &[&str]) -> Packed {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = keygen(tmp.path(), "site");
+    let out = tmp.path().join("out");
+    let stdout = ok(ferry()
+        .arg("pack")
+        .arg("--catalog")
+        .arg(catalog)
+        .arg("--key")
+        .arg(self::key(&key))
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .args(extra));
+    let summary: Value = serde_json::from_str(&stdout).expect("pack --json prints JSON");
+    let volumes = volumes(&out);
+    Packed {
+        tmp,
+        key,
+        out,
+        volumes,
+        summary,
+    }
+}
+
+/// `ferry verify --json`: exit code and report.
+pub fn verify(trust: &Path, vols: &[PathBuf], deep: bool) -> (i32, Value) {
+    let mut c = ferry();
+    c.arg("verify").arg("--json").arg("--trust").arg(trust);
+    if deep {
+        c.arg("--deep");
+    }
+    c.args(vols);
+    let (code, out, err) = run(&mut c);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {out}\n{err}"));
+    (code, v)
+}
+
+/// The findings of a report as `(volume number, file, kind)`.
+pub fn findings(report: &Value) -> Vec<(Option<u64>, Option<String>, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["number"].as_u64(),
+                f["file"].as_str().map(str::to_string),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Copy a directory tree (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let dst = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// A copy of testdata's catalog and everything it refers to, to damage freely.
+pub fn testdata_copy(dir: &Path) -> PathBuf {
+    for sub in ["library", "fixtures"] {
+        copy_dir(&testdata().join(sub), &dir.join(sub));
+    }
+    std::fs::copy(testdata().join("catalog.toml"), dir.join("catalog.toml")).unwrap();
+    dir.join("catalog.toml")
+}
+
+/// All files under a directory, relative path → bytes.
+pub fn tree_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
