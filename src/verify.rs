@@ -202,11 +202,10 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
         .map(|p| p.size)
         .sum();
     progress.begin("checking packs", Some(total));
-    let mut intact_packs: HashMap<String, PathBuf> = HashMap::new();
+    let mut complete_packs: HashMap<String, PathBuf> = HashMap::new();
     for v in by_number.values() {
         let before = cx.findings.len();
-        let good = check_packs(&mut cx, v, &manifest, progress, &mut report);
-        intact_packs.extend(good);
+        complete_packs.extend(check_packs(&mut cx, v, &manifest, progress, &mut report));
         if cx.findings.len() == before {
             report.intact.push(v.info.volume);
         }
@@ -214,17 +213,10 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
     progress.end();
     report.missing = (1..=manifest.volumes).filter(|n| !by_number.contains_key(n)).collect();
 
-    // 5. Deep: decode every object from the packs that are present.
+    // 5. Deep: decode every object whose packs are all there in full (a corrupt pack of the
+    // right size is decoded too: that names the objects it damages).
     if deep {
-        let mut present: HashMap<String, PathBuf> = HashMap::new();
-        for v in by_number.values() {
-            for (name, p) in &manifest.packs {
-                if p.volume == v.info.volume {
-                    present.insert(name.clone(), pack_path(&v.dir, name));
-                }
-            }
-        }
-        deep_check(&mut cx, &manifest, &present, &by_number, progress, &mut report);
+        deep_check(&mut cx, &manifest, &complete_packs, &by_number, progress, &mut report);
     }
     report.findings = cx.findings;
     report
@@ -239,7 +231,8 @@ pub fn pack_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(PACKS_DIR).join(format!("{name}.{PACK_EXTENSION}"))
 }
 
-/// Check the packs and README of one volume; returns the packs found intact.
+/// Check the packs and README of one volume; returns the packs that are there in full
+/// (intact, or corrupt but of the signed size).
 fn check_packs(
     cx: &mut Ctx,
     v: &Volume,
@@ -279,7 +272,10 @@ fn check_packs(
                 ProblemKind::Corrupt,
                 format!("is {found} bytes, {} more than signed", found - pack.size),
             ),
-            FileCheck::Corrupt => cx.add(&v.dir, n, Some(&rel), ProblemKind::Corrupt, "is corrupt: its SHA-256 does not match the signed one"),
+            FileCheck::Corrupt => {
+                cx.add(&v.dir, n, Some(&rel), ProblemKind::Corrupt, "is corrupt: its SHA-256 does not match the signed one");
+                good.insert(name.clone(), path);
+            }
             FileCheck::Unreadable(e) => cx.add(&v.dir, n, Some(&rel), ProblemKind::Unreadable, format!("cannot be read: {e}")),
         }
     }

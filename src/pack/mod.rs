@@ -152,15 +152,15 @@ pub fn pack(
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
     if let Some(m) = opts.media_size
-        && m < 64 << 10
+        && m < 16 << 10
     {
         return Err(PackError::BadLimit(format!(
-            "--media-size {} is too small: media must hold at least 64K",
+            "--media-size {} is too small: media must hold at least 16K",
             crate::size::human(m)
         )));
     }
-    if opts.max_file_size < 64 << 10 {
-        return Err(PackError::BadLimit("--max-file-size must be at least 64K".into()));
+    if opts.max_file_size < 16 << 10 {
+        return Err(PackError::BadLimit("--max-file-size must be at least 16K".into()));
     }
     prepare_out(&opts.out)?;
 
@@ -182,7 +182,7 @@ pub fn pack(
         }
     };
     let m = min_piece(capacity, opts.max_file_size);
-    if capacity < 4 * m || opts.max_file_size < 4 * m {
+    if capacity < 2 * m || opts.max_file_size < 2 * m {
         return Err(PackError::BadLimit("--media-size is too small".into()));
     }
 

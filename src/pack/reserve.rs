@@ -32,9 +32,10 @@ pub struct TooSmall {
     pub reserve: u64,
 }
 
-/// Stored bytes an object of `size` can take at most (zstd can grow incompressible data slightly).
+/// Stored bytes an object of `size` can take at most: zstd can grow data it cannot
+/// compress, by at most `size / 256` plus a small constant (`ZSTD_COMPRESSBOUND`).
 fn stored_max(size: u64) -> u64 {
-    size + size / 128 + 64 * 1024
+    size + size / 128 + 1024
 }
 
 /// `skeleton` is the manifest with its catalog and trees filled in and no packs or objects.
@@ -59,7 +60,7 @@ pub fn room(
     let mut reserve = 0u64;
     for _ in 0..32 {
         let capacity = media_size.saturating_sub(reserve);
-        if capacity < 4 * min_piece + slack || max_pack < 4 * min_piece + slack {
+        if capacity < 2 * min_piece + slack || max_pack < 2 * min_piece + slack {
             return Err(TooSmall { reserve });
         }
         // Packs and pieces depend on each other through the bytes the headers take: start

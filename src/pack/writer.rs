@@ -85,7 +85,7 @@ impl PackWriter {
     /// A writer with nothing written yet.
     pub fn new(root: &Path, limits: Limits) -> Self {
         let m = limits.min_piece();
-        assert!(limits.max_pack >= 4 * m && limits.volume_capacity >= 4 * m);
+        assert!(limits.max_pack >= 2 * m && limits.volume_capacity >= 2 * m);
         Self {
             root: root.to_path_buf(),
             limits,

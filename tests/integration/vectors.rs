@@ -1,1 +1,97 @@
-//! placeholder
+//! The committed test vectors (testdata/vectors): each case's `expect` file says what a
+//! reader must conclude; and the writer still produces the `good` case byte for byte.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+fn vectors() -> PathBuf {
+    testdata().join("vectors")
+}
+
+struct Expect {
+    deep: bool,
+    ok: bool,
+    findings: Vec<(Option<u64>, Option<String>, String)>,
+    missing: Vec<u64>,
+}
+
+fn expect(case: &Path) -> Expect {
+    let text = std::fs::read_to_string(case.join("expect")).unwrap();
+    let mut e = Expect {
+        deep: false,
+        ok: false,
+        findings: Vec::new(),
+        missing: Vec::new(),
+    };
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (k, v) = line.split_once(": ").unwrap_or_else(|| panic!("bad expect line {line:?}"));
+        match k {
+            "deep" => e.deep = v == "true",
+            "result" => e.ok = v == "ok",
+            "missing" => e.missing.push(v.parse().unwrap()),
+            "finding" => {
+                let f: Vec<&str> = v.split(' ').collect();
+                let opt = |s: &str| (s != "-").then(|| s.to_string());
+                e.findings.push((opt(f[0]).map(|n| n.parse().unwrap()), opt(f[1]), f[2].to_string()));
+            }
+            _ => panic!("unknown expect key {k}"),
+        }
+    }
+    e
+}
+
+#[test]
+fn every_vector_gives_its_expected_findings() {
+    let mut cases = 0;
+    for entry in std::fs::read_dir(vectors().join("cases")).unwrap() {
+        let case = entry.unwrap().path();
+        let e = expect(&case);
+        let mut vols: Vec<PathBuf> = std::fs::read_dir(&case)
+            .unwrap()
+            .map(|x| x.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        vols.sort();
+        let (code, report) = verify(&vectors().join("keys/vector.pub"), &vols, e.deep);
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(code == 0, e.ok, "{name}: {report:#}");
+        let mut got = findings(&report);
+        let mut want = e.findings.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}: {report:#}");
+        let missing: Vec<u64> = report["missing"].as_array().unwrap().iter().map(|m| m.as_u64().unwrap()).collect();
+        assert_eq!(missing, e.missing, "{name}");
+        cases += 1;
+    }
+    assert!(cases >= 12, "{cases} cases");
+}
+
+#[test]
+fn the_writer_still_produces_the_good_vector_byte_for_byte() {
+    // Guards the format: a change to what pack writes must come with regenerated vectors
+    // (testdata/vectors/make-vectors.sh) and, if it is incompatible, a new format version.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("good");
+    ok(ferry()
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .arg("pack")
+        .arg("--catalog")
+        .arg(vectors().join("catalog.toml"))
+        .arg("--key")
+        .arg(vectors().join("keys/vector.key"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--media-size", "24K"]));
+    let want: BTreeMap<String, Vec<u8>> = tree_bytes(&vectors().join("cases/good"))
+        .into_iter()
+        .filter(|(k, _)| k != "expect")
+        .collect();
+    let got = tree_bytes(&out);
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (k, v) in &want {
+        assert!(&got[k] == v, "{k} differs from the committed vector");
+    }
+}

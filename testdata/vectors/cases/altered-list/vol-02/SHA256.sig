@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrp1TVaCh0wa4oz3iCnQ1HUwfYV08gc10rA/nQLhTLJ9z0G+0w8rAV+DiFTEFlAuyW1AY0CCAG5ngmGEW08VP7wg=
+SHA256 (volume.toml) = 9e9a7ad129eb40a201450ad56087f61d5792c8ad64bad6870416f0301cf7ba56
+SHA256 (manifest.toml) = 90fcf8904ced3b440958d15fd9af9ecd42e7153cfbed57d69d8e5bcab67d0ae4
+SHA256 (README.txt) = 0a9116cf4c6099d0bdf486198679c04244d55e3f0d85a8510e1199480e475af6
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with vector.pub
+RWRJ5NzwanWxrnazynfgqb1oLELPZ0Sl+xdJENXvLCME893dX9Ku1ue9s1sJC2cwWanoD/IgOxrppx8ABje5FEu524PSduBdWgQ=
+SHA256 (volume.toml) = 67874231418489929a2caf62207186e5da5ca40a6c16a30d84ee1bc47d73fc7b
+SHA256 (manifest.toml) = 2c0ffbc5c71d51aa740c7362380316db477814a003d676ccc2f8dc5339bfecf8
+SHA256 (README.txt) = 36bcb12b110f70bc5053e195741617e7e4c333629eb97a08389262a2d2861767
+SHA256 (packs/0001.ferrypack) = 83b1d0f07c7866506d340635c9bd78e2ac072a8dfd4672a4ac25a0fca140c8e4

@@ -1,0 +1,6 @@
+untrusted comment: verify with vector.pub
+RWRJ5NzwanWxropSJjRUIbdf0cnW00A0yTEUuOPUZBmAMXf1mlGFGAxzPvWs0I03UZ+SFAia/M9sP+OzW8Qe5DLDngwVJJZFDgA=
+SHA256 (volume.toml) = d3b45fccd6cdefcf3697cdfe3673653776536a400ecda3ee7acf590d321982f3
+SHA256 (manifest.toml) = 2c0ffbc5c71d51aa740c7362380316db477814a003d676ccc2f8dc5339bfecf8
+SHA256 (README.txt) = fa9116cf4c6099d0bdf486198679c04244d55e3f0d85a8510e1199480e475af6
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

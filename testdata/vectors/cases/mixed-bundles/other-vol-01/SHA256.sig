@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrq0ayIKSHOolpuEAYh90aamEUNPnLLiN0cHfQersLjRsnTmieSVrZREjMBzj8hBKJphf3RQYjtNyZCsoOEAv+gw=
+SHA256 (volume.toml) = 37ef98ee3ddcd4c6a4ba599b9deaa92691f54f1b275f8f54972b14c6afb22eb3
+SHA256 (manifest.toml) = 7943f827e5a3d00d14808f5131076969435b779d889c2cfd329d690b1882a257
+SHA256 (README.txt) = c01307f1ac84ff1c86db0897977b33d93ffea858cb6b28dba1c8d49ef0a1ddfe
+SHA256 (packs/0001.ferrypack) = a2815838989efceb7fe1e58385406d00c0ead2c76cb868d083a18d72086360fe

@@ -1,0 +1,6 @@
+untrusted comment: verify with vector.pub
+RWRJ5NzwanWxrtGW0jKeZzlFRO4JXgVr+oOH6iJYZJNig2URUsbDTb0AjUOopYnQrfmNt+dftlCRgfH26te1cGV5ZaUcFK3W5As=
+SHA256 (volume.toml) = d74dd1e23b6cea10dfed0a9e36dccbbcac9af1377f2be3e19241d43fb10c7b5f
+SHA256 (manifest.toml) = 372a11534f439dc8767ca3562493369fa97ea6d0ad9ed4d54611eb5ff49c9038
+SHA256 (README.txt) = 36bcb12b110f70bc5053e195741617e7e4c333629eb97a08389262a2d2861767
+SHA256 (packs/0001.ferrypack) = a2815838989efceb7fe1e58385406d00c0ead2c76cb868d083a18d72086360fe

@@ -1,0 +1,6 @@
+untrusted comment: verify with vector.pub
+RWRJ5NzwanWxrhD73Fj57g4WrSu42JAsvYqj1w5Kr1kxmMjCxrnF1d0RpjZygiNv795J6LcaDWjqiDKIh1C5/mDXhogobgTIKgc=
+SHA256 (volume.toml) = 6465a78e41b600dec2415f2ed974edc36c38fd46f14e2a5c44267c855a6f30cb
+SHA256 (manifest.toml) = 372a11534f439dc8767ca3562493369fa97ea6d0ad9ed4d54611eb5ff49c9038
+SHA256 (README.txt) = fa9116cf4c6099d0bdf486198679c04244d55e3f0d85a8510e1199480e475af6
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 5b760f98fa76f329
+RWRbdg+Y+nbzKaQLgQhJ7jxooV0wYMISeKhmYmbWVEjBcEaWztNvyYLgcNlhLJC/z1Gu47IA1iWEAi7HDZ19rKfZub/teMPfgAE=
+SHA256 (volume.toml) = ceb9d397a32b155fdc455f0a469f5b1bdc6cfdc06cee00d12cd3985b06e019ab
+SHA256 (manifest.toml) = 4f179376d31eb3dc3861672a910211346137631386909c6eeccb11780218477f
+SHA256 (README.txt) = fc4ae9c486788ef276827aa9e370ef1e5e9501792e82b953575f786a3b4fde84
+SHA256 (packs/0001.ferrypack) = a2815838989efceb7fe1e58385406d00c0ead2c76cb868d083a18d72086360fe

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 5b760f98fa76f329
+RWRbdg+Y+nbzKY36Xl+eWnluSZqF1+5GAV2JzPrE++sBvPeCozcmRMKOVhhKC/wkcQw5yqGiSFAN6dh8D5lzjCiIYNHaK8B+rAU=
+SHA256 (volume.toml) = 9f58f0f7818f6883f66fe8c726d5234420b9bac68d2c4a1b008eb222de1e5dd3
+SHA256 (manifest.toml) = 4f179376d31eb3dc3861672a910211346137631386909c6eeccb11780218477f
+SHA256 (README.txt) = 241dae8db8004cbe7db8d80f6321b207c2c45a03e0da85dd46abbc5325f7ad1f
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e
