@@ -83,10 +83,17 @@ pub struct CatalogError {
 impl fmt::Display for CatalogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        write!(f, "{} has {n} problem{}:", self.file.display(), if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{} has {n} problem{}:",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             match (p.line, p.column) {
-                (Some(l), Some(c)) => write!(f, "\n  {}:{l}:{c}: {}", self.file.display(), p.message)?,
+                (Some(l), Some(c)) => {
+                    write!(f, "\n  {}:{l}:{c}: {}", self.file.display(), p.message)?
+                }
                 _ => write!(f, "\n  {}: {}", self.file.display(), p.message)?,
             }
         }
@@ -215,12 +222,18 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
     for p in raw.product {
         cx.label(&p.label, "product label");
         if product_seen.insert(p.label.get_ref().clone(), ()).is_some() {
-            cx.at(p.label.span(), format!("duplicate product label {:?}", p.label.get_ref()));
+            cx.at(
+                p.label.span(),
+                format!("duplicate product label {:?}", p.label.get_ref()),
+            );
         }
         let gpg_key = p.gpg_key.map(|k| {
             let path = dir.join(k.get_ref());
             if !path.is_file() {
-                cx.at(k.span(), format!("GPG key file {} does not exist", path.display()));
+                cx.at(
+                    k.span(),
+                    format!("GPG key file {} does not exist", path.display()),
+                );
             }
             path
         });
@@ -231,7 +244,11 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
             if !repo_seen.insert(r.label.get_ref().clone()) {
                 cx.at(
                     r.label.span(),
-                    format!("duplicate repository label {:?} in product {:?}", r.label.get_ref(), p.label.get_ref()),
+                    format!(
+                        "duplicate repository label {:?} in product {:?}",
+                        r.label.get_ref(),
+                        p.label.get_ref()
+                    ),
                 );
             }
             if let Some(a) = &r.arch {
@@ -263,7 +280,11 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
         if !view_seen.insert((v.label.get_ref().clone(), v.version.get_ref().clone())) {
             cx.at(
                 v.label.span(),
-                format!("duplicate content view {:?} version {:?}", v.label.get_ref(), v.version.get_ref()),
+                format!(
+                    "duplicate content view {:?} version {:?}",
+                    v.label.get_ref(),
+                    v.version.get_ref()
+                ),
             );
         }
         let mut listed = BTreeSet::new();
@@ -280,7 +301,10 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
                 );
             }
             if !listed.insert(r.get_ref().clone()) {
-                cx.at(r.span(), format!("repository {:?} is listed twice", r.get_ref()));
+                cx.at(
+                    r.span(),
+                    format!("repository {:?} is listed twice", r.get_ref()),
+                );
             }
         }
         let mut snaps: Vec<_> = v.snapshots.into_iter().collect();
@@ -330,11 +354,17 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
 
 fn check_repo_dir(cx: &mut Ctx<'_>, at: &Spanned<String>, path: &Path) {
     if !path.is_dir() {
-        cx.at(at.span(), format!("repository directory {} does not exist", path.display()));
+        cx.at(
+            at.span(),
+            format!("repository directory {} does not exist", path.display()),
+        );
     } else if !path.join("repodata/repomd.xml").is_file() {
         cx.at(
             at.span(),
-            format!("{} is not a yum repository: repodata/repomd.xml is missing", path.display()),
+            format!(
+                "{} is not a yum repository: repodata/repomd.xml is missing",
+                path.display()
+            ),
         );
     }
 }
@@ -373,7 +403,10 @@ snapshots = { "os/base" = "r" }
 "#;
         let c = parse(text, d.path()).unwrap();
         assert_eq!(c.products[0].repositories[0].path, d.path().join("r"));
-        assert_eq!(c.content_views[0].repositories[0].1.as_deref(), Some(d.path().join("r").as_path()));
+        assert_eq!(
+            c.content_views[0].repositories[0].1.as_deref(),
+            Some(d.path().join("r").as_path())
+        );
     }
 
     #[test]
@@ -398,11 +431,20 @@ version = "1.0"
 repositories = ["os/nope"]
 "#;
         let p = parse(text, d.path()).unwrap_err();
-        let msgs: Vec<String> = p.iter().map(|p| format!("{}:{} {}", p.line.unwrap(), p.column.unwrap(), p.message)).collect();
+        let msgs: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}:{} {}", p.line.unwrap(), p.column.unwrap(), p.message))
+            .collect();
         assert_eq!(p.len(), 3, "{msgs:#?}");
         assert!(msgs[0].starts_with("8:8 repository directory"), "{msgs:#?}");
-        assert!(msgs[1].starts_with("10:9 duplicate repository label"), "{msgs:#?}");
-        assert!(msgs[2].starts_with("17:17 content view \"web\" refers to repository \"os/nope\""), "{msgs:#?}");
+        assert!(
+            msgs[1].starts_with("10:9 duplicate repository label"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[2].starts_with("17:17 content view \"web\" refers to repository \"os/nope\""),
+            "{msgs:#?}"
+        );
     }
 
     #[test]

@@ -74,9 +74,21 @@ pub fn generate(prefix: &Path, force: bool) -> Result<PublicKey, KeyError> {
     }
     let sk = SecretKey::from_seed(seed, KeyId(id));
     let pk = sk.public();
-    let name = prefix.file_name().map_or("ferry".into(), |n| n.to_string_lossy().into_owned());
-    write_new(&sec_path, &sk.encode(&format!("ferry secret key {name} ({})", pk.id), salt), 0o600, force)?;
-    write_new(&pub_path, &pk.encode(&format!("ferry public key {name} ({})", pk.id)), 0o644, force)?;
+    let name = prefix
+        .file_name()
+        .map_or("ferry".into(), |n| n.to_string_lossy().into_owned());
+    write_new(
+        &sec_path,
+        &sk.encode(&format!("ferry secret key {name} ({})", pk.id), salt),
+        0o600,
+        force,
+    )?;
+    write_new(
+        &pub_path,
+        &pk.encode(&format!("ferry public key {name} ({})", pk.id)),
+        0o644,
+        force,
+    )?;
     Ok(pk)
 }
 
@@ -137,7 +149,10 @@ mod tests {
         let prefix = d.path().join("k");
         let pk = generate(&prefix, false).unwrap();
         let (s, p) = key_paths(&prefix);
-        assert_eq!(std::fs::metadata(&s).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&s).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(load_public(&p).unwrap(), pk);
         assert_eq!(load_secret(&s).unwrap().public(), pk);
         let before = std::fs::read(&s).unwrap();
@@ -145,6 +160,9 @@ mod tests {
         assert_eq!(std::fs::read(&s).unwrap(), before);
         let pk2 = generate(&prefix, true).unwrap();
         assert_ne!(pk2, pk);
-        assert_eq!(std::fs::metadata(&s).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&s).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

@@ -86,7 +86,8 @@ impl Pieces<'_> {
             source,
         };
         let mut f = File::open(path).map_err(io)?;
-        f.seek(SeekFrom::Start(piece.offset - TAR_BLOCK)).map_err(io)?;
+        f.seek(SeekFrom::Start(piece.offset - TAR_BLOCK))
+            .map_err(io)?;
         let mut header = [0u8; 512];
         f.read_exact(&mut header).map_err(io)?;
         tar_entry::check_header(&header, piece.length).map_err(|source| ObjectError::Header {
@@ -108,7 +109,10 @@ impl Read for Pieces<'_> {
                     return Ok(n);
                 }
                 if r.limit() > 0 {
-                    let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "pack ends inside a piece");
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "pack ends inside a piece",
+                    );
                     return Err(e);
                 }
                 self.current = None;
@@ -143,7 +147,10 @@ pub fn read_object(
     };
     let result = match object.encoding {
         Encoding::Raw => copy_checked(&mut pieces, object.size, out),
-        Encoding::Zstd => match zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 16, &mut pieces)) {
+        Encoding::Zstd => match zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(
+            1 << 16,
+            &mut pieces,
+        )) {
             Ok(mut d) => copy_checked(&mut d, object.size, out),
             Err(e) => Err(ObjectError::Decode(e)),
         },
@@ -161,7 +168,11 @@ pub fn read_object(
     Ok(())
 }
 
-fn copy_checked(r: &mut dyn Read, size: u64, out: &mut dyn Write) -> Result<Sha256Digest, ObjectError> {
+fn copy_checked(
+    r: &mut dyn Read,
+    size: u64,
+    out: &mut dyn Write,
+) -> Result<Sha256Digest, ObjectError> {
     let mut limited = r.take(size + 1);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -2,7 +2,9 @@
 
 /// Error for a size that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a size: write a number of bytes, or a number with K, M, G or T (binary units, e.g. 700M, 4G)")]
+#[error(
+    "{0:?} is not a size: write a number of bytes, or a number with K, M, G or T (binary units, e.g. 700M, 4G)"
+)]
 pub struct BadSize(pub String);
 
 /// Parse a size with an optional binary unit (K, M, G, T; `KiB`/`MB`-style suffixes and
@@ -20,7 +22,8 @@ pub fn parse(s: &str) -> Result<u64, BadSize> {
         "T" | "TB" | "TIB" => 40,
         _ => return Err(BadSize(s.into())),
     };
-    n.checked_mul(1u64 << shift).ok_or_else(|| BadSize(s.into()))
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| BadSize(s.into()))
 }
 
 /// A size for people: `1.5 MiB`.
@@ -32,7 +35,11 @@ pub fn human(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::format::constants::{MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, VOLUME_FILE};
+use crate::format::constants::{
+    MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, VOLUME_FILE,
+};
 use crate::format::manifest::Manifest;
 use crate::format::signify::PublicKey;
 use crate::format::{BundleId, ObjectId};
@@ -86,7 +88,14 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn add(&mut self, dir: &Path, number: Option<u32>, file: Option<&str>, kind: ProblemKind, detail: impl Into<String>) {
+    fn add(
+        &mut self,
+        dir: &Path,
+        number: Option<u32>,
+        file: Option<&str>,
+        kind: ProblemKind,
+        detail: impl Into<String>,
+    ) {
         self.findings.push(Finding {
             volume: dir.display().to_string(),
             number,
@@ -98,8 +107,15 @@ impl Ctx {
 }
 
 /// Check volume directories against trusted keys.
-pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dyn Progress) -> Report {
-    let mut cx = Ctx { findings: Vec::new() };
+pub fn verify(
+    dirs: &[PathBuf],
+    trusted: &[PublicKey],
+    deep: bool,
+    progress: &dyn Progress,
+) -> Report {
+    let mut cx = Ctx {
+        findings: Vec::new(),
+    };
     let mut report = Report::default();
 
     // 1. Signatures and identities.
@@ -132,12 +148,25 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
         }
         return report;
     };
-    let manifest_bytes = opened.iter().find(|(v, _)| v.info.bundle == bundle).map(|(_, m)| m.clone()).unwrap_or_default();
+    let manifest_bytes = opened
+        .iter()
+        .find(|(v, _)| v.info.bundle == bundle)
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
     let manifest = match Manifest::parse(&manifest_bytes) {
         Ok(m) => m,
         Err(e) => {
-            let (v, _) = opened.iter().find(|(v, _)| v.info.bundle == bundle).expect("chosen from opened");
-            cx.add(&v.dir, Some(v.info.volume), Some(MANIFEST_FILE), ProblemKind::Malformed, e.to_string());
+            let (v, _) = opened
+                .iter()
+                .find(|(v, _)| v.info.bundle == bundle)
+                .expect("chosen from opened");
+            cx.add(
+                &v.dir,
+                Some(v.info.volume),
+                Some(MANIFEST_FILE),
+                ProblemKind::Malformed,
+                e.to_string(),
+            );
             report.findings = cx.findings;
             return report;
         }
@@ -172,12 +201,21 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
                 Some(v.info.volume),
                 Some(MANIFEST_FILE),
                 ProblemKind::BadSignature,
-                format!("names signer {} but the volume is signed by key {}", manifest.signer, v.signer),
+                format!(
+                    "names signer {} but the volume is signed by key {}",
+                    manifest.signer, v.signer
+                ),
             );
             continue;
         }
         if v.info.volumes != manifest.volumes {
-            cx.add(&v.dir, Some(v.info.volume), Some(VOLUME_FILE), ProblemKind::Malformed, "disagrees with the manifest on the number of volumes");
+            cx.add(
+                &v.dir,
+                Some(v.info.volume),
+                Some(VOLUME_FILE),
+                ProblemKind::Malformed,
+                "disagrees with the manifest on the number of volumes",
+            );
             continue;
         }
         if let Some(prev) = by_number.get(&v.info.volume) {
@@ -186,7 +224,11 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
                 Some(v.info.volume),
                 None,
                 ProblemKind::Duplicate,
-                format!("is volume {} again (also given as {}); checking both", v.info.volume, prev.dir.display()),
+                format!(
+                    "is volume {} again (also given as {}); checking both",
+                    v.info.volume,
+                    prev.dir.display()
+                ),
             );
             // Check the duplicate too, under its own directory.
             check_packs(&mut cx, &v, &manifest, progress, &mut report);
@@ -211,19 +253,31 @@ pub fn verify(dirs: &[PathBuf], trusted: &[PublicKey], deep: bool, progress: &dy
         }
     }
     progress.end();
-    report.missing = (1..=manifest.volumes).filter(|n| !by_number.contains_key(n)).collect();
+    report.missing = (1..=manifest.volumes)
+        .filter(|n| !by_number.contains_key(n))
+        .collect();
 
     // 5. Deep: decode every object whose packs are all there in full (a corrupt pack of the
     // right size is decoded too: that names the objects it damages).
     if deep {
-        deep_check(&mut cx, &manifest, &complete_packs, &by_number, progress, &mut report);
+        deep_check(
+            &mut cx,
+            &manifest,
+            &complete_packs,
+            &by_number,
+            progress,
+            &mut report,
+        );
     }
     report.findings = cx.findings;
     report
 }
 
 fn first_index(opened: &[(Volume, Vec<u8>)], b: &BundleId) -> usize {
-    opened.iter().position(|(v, _)| &v.info.bundle == b).unwrap_or(usize::MAX)
+    opened
+        .iter()
+        .position(|(v, _)| &v.info.bundle == b)
+        .unwrap_or(usize::MAX)
 }
 
 /// Path of a pack on a volume.
@@ -242,17 +296,32 @@ fn check_packs(
 ) -> HashMap<String, PathBuf> {
     let n = Some(v.info.volume);
     let mut good = HashMap::new();
-    let mut expected: BTreeSet<String> = [VOLUME_FILE, MANIFEST_FILE, README_FILE].iter().map(|s| s.to_string()).collect();
-    for (name, pack) in manifest.packs.iter().filter(|(_, p)| p.volume == v.info.volume) {
+    let mut expected: BTreeSet<String> = [VOLUME_FILE, MANIFEST_FILE, README_FILE]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (name, pack) in manifest
+        .packs
+        .iter()
+        .filter(|(_, p)| p.volume == v.info.volume)
+    {
         let rel = format!("{PACKS_DIR}/{name}.{PACK_EXTENSION}");
         expected.insert(rel.clone());
         if v.listed(&rel) != Some(pack.sha256) {
-            cx.add(&v.dir, n, Some(&rel), ProblemKind::BadSignature, "is in the manifest but the signed list disagrees about it");
+            cx.add(
+                &v.dir,
+                n,
+                Some(&rel),
+                ProblemKind::BadSignature,
+                "is in the manifest but the signed list disagrees about it",
+            );
             continue;
         }
         let path = pack_path(&v.dir, name);
         report.packs_checked += 1;
-        match volumes::check_file(&path, pack.sha256, Some(pack.size), &|b| progress.advance(b)) {
+        match volumes::check_file(&path, pack.sha256, Some(pack.size), &|b| {
+            progress.advance(b)
+        }) {
             FileCheck::Ok => {
                 report.bytes_checked += pack.size;
                 good.insert(name.clone(), path);
@@ -273,23 +342,59 @@ fn check_packs(
                 format!("is {found} bytes, {} more than signed", found - pack.size),
             ),
             FileCheck::Corrupt => {
-                cx.add(&v.dir, n, Some(&rel), ProblemKind::Corrupt, "is corrupt: its SHA-256 does not match the signed one");
+                cx.add(
+                    &v.dir,
+                    n,
+                    Some(&rel),
+                    ProblemKind::Corrupt,
+                    "is corrupt: its SHA-256 does not match the signed one",
+                );
                 good.insert(name.clone(), path);
             }
-            FileCheck::Unreadable(e) => cx.add(&v.dir, n, Some(&rel), ProblemKind::Unreadable, format!("cannot be read: {e}")),
+            FileCheck::Unreadable(e) => cx.add(
+                &v.dir,
+                n,
+                Some(&rel),
+                ProblemKind::Unreadable,
+                format!("cannot be read: {e}"),
+            ),
         }
     }
     match v.listed(README_FILE) {
         Some(h) => match volumes::check_file(&v.dir.join(README_FILE), h, None, &|_| {}) {
             FileCheck::Ok => {}
-            FileCheck::Missing => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Missing, "is missing"),
-            _ => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Corrupt, "does not match its signed SHA-256"),
+            FileCheck::Missing => cx.add(
+                &v.dir,
+                n,
+                Some(README_FILE),
+                ProblemKind::Missing,
+                "is missing",
+            ),
+            _ => cx.add(
+                &v.dir,
+                n,
+                Some(README_FILE),
+                ProblemKind::Corrupt,
+                "does not match its signed SHA-256",
+            ),
         },
-        None => cx.add(&v.dir, n, Some(README_FILE), ProblemKind::Malformed, "is not covered by the signed list"),
+        None => cx.add(
+            &v.dir,
+            n,
+            Some(README_FILE),
+            ProblemKind::Malformed,
+            "is not covered by the signed list",
+        ),
     }
     for e in &v.list {
         if !expected.contains(&e.path) {
-            cx.add(&v.dir, n, Some(&e.path), ProblemKind::Malformed, "is in the signed list but not in the manifest");
+            cx.add(
+                &v.dir,
+                n,
+                Some(&e.path),
+                ProblemKind::Malformed,
+                "is in the signed list but not in the manifest",
+            );
         }
     }
     good
@@ -310,7 +415,10 @@ fn deep_check(
     let mut users: HashMap<ObjectId, Vec<String>> = HashMap::new();
     for t in &manifest.trees {
         for (path, id) in &t.files {
-            users.entry(*id).or_default().push(format!("{}/{path}", t.name));
+            users
+                .entry(*id)
+                .or_default()
+                .push(format!("{}/{path}", t.name));
         }
     }
     for (id, o) in &manifest.objects {
@@ -324,14 +432,19 @@ fn deep_check(
             Err(e) => {
                 let first = &o.pieces[0];
                 let vol = manifest.packs[&first.pack].volume;
-                let dir = by_number.get(&vol).map_or_else(|| PathBuf::from("-"), |v| v.dir.clone());
+                let dir = by_number
+                    .get(&vol)
+                    .map_or_else(|| PathBuf::from("-"), |v| v.dir.clone());
                 let names = users.get(id).map(|u| u.join(", ")).unwrap_or_default();
                 cx.add(
                     &dir,
                     Some(vol),
                     Some(&format!("{PACKS_DIR}/{}.{PACK_EXTENSION}", first.pack)),
                     ProblemKind::DamagedObject,
-                    format!("holds object {} ({names}) which is damaged: {e}", id.short()),
+                    format!(
+                        "holds object {} ({names}) which is damaged: {e}",
+                        id.short()
+                    ),
                 );
             }
         }
@@ -368,7 +481,11 @@ impl fmt::Display for Report {
                 "MISSING volume{} {} of {n}: insert {} and run the same command again with every volume",
                 if self.missing.len() == 1 { "" } else { "s" },
                 list.join(", "),
-                if self.missing.len() == 1 { "it" } else { "them" }
+                if self.missing.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             )?;
         }
         write!(
@@ -386,14 +503,21 @@ impl fmt::Display for Report {
         }
         writeln!(f)?;
         if self.ok() {
-            write!(f, "OK: every volume is intact and signed, and the set is complete")
+            write!(
+                f,
+                "OK: every volume is intact and signed, and the set is complete"
+            )
         } else {
             write!(
                 f,
                 "NOT OK: {} problem{}{}",
                 self.findings.len(),
                 if self.findings.len() == 1 { "" } else { "s" },
-                if self.missing.is_empty() { String::new() } else { format!(", {} volume(s) missing", self.missing.len()) }
+                if self.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} volume(s) missing", self.missing.len())
+                }
             )
         }
     }

@@ -13,7 +13,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::format::checklist::{self, Entry};
 use crate::format::constants::{
-    MANIFEST_FILE, MAX_MANIFEST_FILE, MAX_SIGNATURE_FILE, MAX_VOLUME_FILE, SIGNATURE_FILE, VOLUME_FILE,
+    MANIFEST_FILE, MAX_MANIFEST_FILE, MAX_SIGNATURE_FILE, MAX_VOLUME_FILE, SIGNATURE_FILE,
+    VOLUME_FILE,
 };
 use crate::format::signify::{PublicKey, decode_embedded};
 use crate::format::volume_info::VolumeInfo;
@@ -91,15 +92,27 @@ fn read_capped(path: &Path, cap: u64, name: &str) -> Result<Vec<u8>, OpenProblem
         if e.kind() == std::io::ErrorKind::NotFound {
             problem(name, ProblemKind::Missing, "is missing")
         } else {
-            problem(name, ProblemKind::Unreadable, format!("cannot be read: {e}"))
+            problem(
+                name,
+                ProblemKind::Unreadable,
+                format!("cannot be read: {e}"),
+            )
         }
     })?;
     let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| problem(name, ProblemKind::Unreadable, format!("cannot be read: {e}")))?;
+    f.take(cap + 1).read_to_end(&mut buf).map_err(|e| {
+        problem(
+            name,
+            ProblemKind::Unreadable,
+            format!("cannot be read: {e}"),
+        )
+    })?;
     if buf.len() as u64 > cap {
-        return Err(problem(name, ProblemKind::Malformed, format!("is larger than {cap} bytes")));
+        return Err(problem(
+            name,
+            ProblemKind::Malformed,
+            format!("is larger than {cap} bytes"),
+        ));
     }
     Ok(buf)
 }
@@ -107,14 +120,24 @@ fn read_capped(path: &Path, cap: u64, name: &str) -> Result<Vec<u8>, OpenProblem
 /// Open one volume: verify its signature with one of `trusted`, then check `volume.toml`
 /// and `manifest.toml` against the signed list. Returns the volume and its manifest bytes.
 pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<u8>), OpenProblem> {
-    let sig_bytes = read_capped(&dir.join(SIGNATURE_FILE), MAX_SIGNATURE_FILE, SIGNATURE_FILE).map_err(|mut p| {
+    let sig_bytes = read_capped(
+        &dir.join(SIGNATURE_FILE),
+        MAX_SIGNATURE_FILE,
+        SIGNATURE_FILE,
+    )
+    .map_err(|mut p| {
         if p.kind == ProblemKind::Missing {
             p.detail = "is missing: nothing on this volume can be trusted".into();
         }
         p
     })?;
-    let (sig, message) = decode_embedded(&sig_bytes)
-        .map_err(|e| problem(SIGNATURE_FILE, ProblemKind::Malformed, format!("is not a signify signature: {e}")))?;
+    let (sig, message) = decode_embedded(&sig_bytes).map_err(|e| {
+        problem(
+            SIGNATURE_FILE,
+            ProblemKind::Malformed,
+            format!("is not a signify signature: {e}"),
+        )
+    })?;
     let Some(key) = trusted.iter().find(|k| k.id == sig.key_id) else {
         let known: Vec<String> = trusted.iter().map(|k| k.id.to_string()).collect();
         return Err(problem(
@@ -134,22 +157,36 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<u8>), Open
             format!("does not verify with key {}: {e}", key.id),
         )
     })?;
-    let list = checklist::decode(message)
-        .map_err(|e| problem(SIGNATURE_FILE, ProblemKind::Malformed, format!("signed list: {e}")))?;
+    let list = checklist::decode(message).map_err(|e| {
+        problem(
+            SIGNATURE_FILE,
+            ProblemKind::Malformed,
+            format!("signed list: {e}"),
+        )
+    })?;
     let listed = |p: &str| list.iter().find(|e| e.path == p).map(|e| e.sha256);
 
     let vol_bytes = read_capped(&dir.join(VOLUME_FILE), MAX_VOLUME_FILE, VOLUME_FILE)?;
     check_hash(VOLUME_FILE, &vol_bytes, listed(VOLUME_FILE))?;
-    let info = VolumeInfo::parse(&vol_bytes).map_err(|e| problem(VOLUME_FILE, ProblemKind::Malformed, e.to_string()))?;
+    let info = VolumeInfo::parse(&vol_bytes)
+        .map_err(|e| problem(VOLUME_FILE, ProblemKind::Malformed, e.to_string()))?;
 
     let Some(manifest_hash) = listed(MANIFEST_FILE) else {
-        return Err(problem(SIGNATURE_FILE, ProblemKind::Malformed, "the signed list does not cover manifest.toml"));
+        return Err(problem(
+            SIGNATURE_FILE,
+            ProblemKind::Malformed,
+            "the signed list does not cover manifest.toml",
+        ));
     };
     if manifest_hash != info.bundle {
         return Err(problem(
             VOLUME_FILE,
             ProblemKind::Malformed,
-            format!("names bundle {} but the signed manifest is {}", info.bundle.short(), manifest_hash.short()),
+            format!(
+                "names bundle {} but the signed manifest is {}",
+                info.bundle.short(),
+                manifest_hash.short()
+            ),
         ));
     }
     let manifest = read_capped(&dir.join(MANIFEST_FILE), MAX_MANIFEST_FILE, MANIFEST_FILE)?;
@@ -167,10 +204,18 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<u8>), Open
 
 fn check_hash(name: &str, bytes: &[u8], want: Option<Sha256Digest>) -> Result<(), OpenProblem> {
     let Some(want) = want else {
-        return Err(problem(name, ProblemKind::Malformed, "is not covered by the signed list"));
+        return Err(problem(
+            name,
+            ProblemKind::Malformed,
+            "is not covered by the signed list",
+        ));
     };
     if Sha256Digest::of(bytes) != want {
-        return Err(problem(name, ProblemKind::Corrupt, "does not match its signed SHA-256"));
+        return Err(problem(
+            name,
+            ProblemKind::Corrupt,
+            "does not match its signed SHA-256",
+        ));
     }
     Ok(())
 }
@@ -199,7 +244,12 @@ pub enum FileCheck {
 
 /// Stream a file through SHA-256 (size first, when the expected size is known), reporting
 /// read progress through `advance`.
-pub fn check_file(path: &Path, want: Sha256Digest, size: Option<u64>, advance: &dyn Fn(u64)) -> FileCheck {
+pub fn check_file(
+    path: &Path,
+    want: Sha256Digest,
+    size: Option<u64>,
+    advance: &dyn Fn(u64),
+) -> FileCheck {
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileCheck::Missing,
@@ -226,5 +276,9 @@ pub fn check_file(path: &Path, want: Sha256Digest, size: Option<u64>, advance: &
             Err(e) => return FileCheck::Unreadable(e),
         }
     }
-    if Sha256Digest::from_hasher(h) == want { FileCheck::Ok } else { FileCheck::Corrupt }
+    if Sha256Digest::from_hasher(h) == want {
+        FileCheck::Ok
+    } else {
+        FileCheck::Corrupt
+    }
 }

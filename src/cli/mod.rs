@@ -79,7 +79,12 @@ pub fn run() -> Result<i32> {
         Command::Keygen { out, force } => {
             let pk = keys::generate(&out, force)?;
             let (s, p) = keys::key_paths(&out);
-            println!("key {}: secret {} (keep it private), public {}", pk.id, s.display(), p.display());
+            println!(
+                "key {}: secret {} (keep it private), public {}",
+                pk.id,
+                s.display(),
+                p.display()
+            );
             Ok(0)
         }
         Command::Pack {
@@ -145,7 +150,10 @@ pub fn run() -> Result<i32> {
                 .collect::<Result<_>>()?;
             for v in &volumes {
                 if !v.is_dir() {
-                    bail!("{} is not a directory (give the volume directories, e.g. /media/usb/vol-01)", v.display());
+                    bail!(
+                        "{} is not a directory (give the volume directories, e.g. /media/usb/vol-01)",
+                        v.display()
+                    );
                 }
             }
             let progress = progress::for_stderr();

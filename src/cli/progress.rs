@@ -77,7 +77,8 @@ impl Progress for Lines {
         }
         self.done.store(0, Ordering::Relaxed);
         self.next_tenth.store(1, Ordering::Relaxed);
-        *self.phase.lock().expect("progress lock") = Some((phase.to_string(), total, Instant::now()));
+        *self.phase.lock().expect("progress lock") =
+            Some((phase.to_string(), total, Instant::now()));
     }
     fn advance(&self, bytes: u64) {
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
@@ -87,8 +88,14 @@ impl Progress for Lines {
         {
             let tenth = self.next_tenth.load(Ordering::Relaxed);
             if tenth < 10 && done * 10 >= total * tenth {
-                self.next_tenth.store(done * 10 / total + 1, Ordering::Relaxed);
-                eprintln!("{phase}: {}% ({} of {})", done * 100 / total, human(done), human(*total));
+                self.next_tenth
+                    .store(done * 10 / total + 1, Ordering::Relaxed);
+                eprintln!(
+                    "{phase}: {}% ({} of {})",
+                    done * 100 / total,
+                    human(done),
+                    human(*total)
+                );
                 let _ = std::io::stderr().flush();
             }
         }

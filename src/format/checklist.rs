@@ -35,7 +35,9 @@ pub enum ChecklistError {
         path: String,
     },
     /// The first line does not name `volume.toml` (the domain-separation prefix).
-    #[error("the signed list does not begin with {SIGNED_PREFIX:?}: this is not a ferry volume signature")]
+    #[error(
+        "the signed list does not begin with {SIGNED_PREFIX:?}: this is not a ferry volume signature"
+    )]
     NotAVolumeList,
 }
 
@@ -115,7 +117,11 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let list = vec![e("volume.toml", b"v"), e("manifest.toml", b"m"), e("packs/0001.ferrypack", b"p")];
+        let list = vec![
+            e("volume.toml", b"v"),
+            e("manifest.toml", b"m"),
+            e("packs/0001.ferrypack", b"p"),
+        ];
         let text = encode(&list);
         assert!(text.starts_with(SIGNED_PREFIX));
         assert_eq!(decode(text.as_bytes()).unwrap(), list);
@@ -124,14 +130,34 @@ mod tests {
     #[test]
     fn strict() {
         let v = encode(&[e("volume.toml", b"v")]);
-        assert_eq!(decode(v.trim_end().as_bytes()), Err(ChecklistError::NotText));
+        assert_eq!(
+            decode(v.trim_end().as_bytes()),
+            Err(ChecklistError::NotText)
+        );
         let dup = format!("{v}{}", v);
-        assert!(matches!(decode(dup.as_bytes()), Err(ChecklistError::Duplicate { line: 2, .. })));
+        assert!(matches!(
+            decode(dup.as_bytes()),
+            Err(ChecklistError::Duplicate { line: 2, .. })
+        ));
         let up = format!("{v}SHA256 (../x) = {}\n", Sha256Digest::of(b"").to_hex());
-        assert!(matches!(decode(up.as_bytes()), Err(ChecklistError::BadPath { line: 2, .. })));
-        let other = format!("SHA256 (manifest.toml) = {}\n", Sha256Digest::of(b"m").to_hex());
-        assert_eq!(decode(other.as_bytes()), Err(ChecklistError::NotAVolumeList));
-        let upper = v.to_uppercase().replace("SHA256 (VOLUME.TOML)", "SHA256 (volume.toml)");
-        assert!(matches!(decode(upper.as_bytes()), Err(ChecklistError::BadLine { line: 1 })));
+        assert!(matches!(
+            decode(up.as_bytes()),
+            Err(ChecklistError::BadPath { line: 2, .. })
+        ));
+        let other = format!(
+            "SHA256 (manifest.toml) = {}\n",
+            Sha256Digest::of(b"m").to_hex()
+        );
+        assert_eq!(
+            decode(other.as_bytes()),
+            Err(ChecklistError::NotAVolumeList)
+        );
+        let upper = v
+            .to_uppercase()
+            .replace("SHA256 (VOLUME.TOML)", "SHA256 (volume.toml)");
+        assert!(matches!(
+            decode(upper.as_bytes()),
+            Err(ChecklistError::BadLine { line: 1 })
+        ));
     }
 }

@@ -46,7 +46,11 @@ fn parse_lower_hex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N
         len: N * 2,
         got: s.chars().take(80).collect(),
     };
-    if s.len() != N * 2 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != N * 2
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(bad());
     }
     let mut out = [0u8; N];

@@ -276,7 +276,10 @@ impl Manifest {
     pub fn check(&self) -> Result<(), ManifestError> {
         let bad = |s: String| Err(ManifestError::Invalid(s));
         if !is_rfc3339_utc(&self.created) {
-            return bad(format!("created {:?} is not YYYY-MM-DDTHH:MM:SSZ", self.created));
+            return bad(format!(
+                "created {:?} is not YYYY-MM-DDTHH:MM:SSZ",
+                self.created
+            ));
         }
         if self.sequence == 0 {
             return bad("sequence must be at least 1".into());
@@ -290,7 +293,10 @@ impl Manifest {
             ));
         }
         if self.volumes == 0 || self.volumes > MAX_VOLUMES {
-            return bad(format!("volumes = {} is out of range 1..={MAX_VOLUMES}", self.volumes));
+            return bad(format!(
+                "volumes = {} is out of range 1..={MAX_VOLUMES}",
+                self.volumes
+            ));
         }
         check_label(&self.organization, "organization")?;
 
@@ -303,7 +309,10 @@ impl Manifest {
             if let Some(k) = &p.gpg_key
                 && (k.name.contains('/') || relpath::check(&k.name).is_err())
             {
-                return bad(format!("product {:?}: GPG key name {:?} is not a plain file name", p.label, k.name));
+                return bad(format!(
+                    "product {:?}: GPG key name {:?} is not a plain file name",
+                    p.label, k.name
+                ));
             }
         }
         let trees: HashMap<&str, &Tree> = self.trees.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -314,7 +323,10 @@ impl Manifest {
         for r in &self.repositories {
             check_label(&r.label, "repository label")?;
             if !products.contains_key(r.product.as_str()) {
-                return bad(format!("repository {:?} names undefined product {:?}", r.label, r.product));
+                return bad(format!(
+                    "repository {:?} names undefined product {:?}",
+                    r.label, r.product
+                ));
             }
             if r.content_type != "yum" {
                 return bad(format!(
@@ -326,10 +338,16 @@ impl Manifest {
                 check_label(a, "arch")?;
             }
             if !repos.insert(format!("{}/{}", r.product, r.label)) {
-                return bad(format!("repository {}/{} is listed twice", r.product, r.label));
+                return bad(format!(
+                    "repository {}/{} is listed twice",
+                    r.product, r.label
+                ));
             }
             if !trees.contains_key(r.tree.as_str()) {
-                return bad(format!("repository {}/{} names undefined tree {:?}", r.product, r.label, r.tree));
+                return bad(format!(
+                    "repository {}/{} names undefined tree {:?}",
+                    r.product, r.label, r.tree
+                ));
             }
         }
         let mut views = BTreeSet::new();
@@ -337,7 +355,10 @@ impl Manifest {
             check_label(&v.label, "content view label")?;
             check_label(&v.version, "content view version")?;
             if !views.insert((v.label.as_str(), v.version.as_str())) {
-                return bad(format!("content view {} version {} is listed twice", v.label, v.version));
+                return bad(format!(
+                    "content view {} version {} is listed twice",
+                    v.label, v.version
+                ));
             }
             let mut seen = BTreeSet::new();
             for vr in &v.repositories {
@@ -348,10 +369,16 @@ impl Manifest {
                     ));
                 }
                 if !seen.insert(vr.repository.as_str()) {
-                    return bad(format!("content view {} {} lists {} twice", v.label, v.version, vr.repository));
+                    return bad(format!(
+                        "content view {} {} lists {} twice",
+                        v.label, v.version, vr.repository
+                    ));
                 }
                 if !trees.contains_key(vr.tree.as_str()) {
-                    return bad(format!("content view {} {} names undefined tree {:?}", v.label, v.version, vr.tree));
+                    return bad(format!(
+                        "content view {} {} names undefined tree {:?}",
+                        v.label, v.version, vr.tree
+                    ));
                 }
             }
         }
@@ -360,18 +387,29 @@ impl Manifest {
                 return bad(format!("pack name {name:?} is not four or more digits"));
             }
             if p.volume == 0 || p.volume > self.volumes {
-                return bad(format!("pack {name} is on volume {}, outside 1..={}", p.volume, self.volumes));
+                return bad(format!(
+                    "pack {name} is on volume {}, outside 1..={}",
+                    p.volume, self.volumes
+                ));
             }
             if p.size < 2 * TAR_BLOCK || p.size % TAR_BLOCK != 0 {
-                return bad(format!("pack {name} size {} is not a whole tar archive", p.size));
+                return bad(format!(
+                    "pack {name} size {} is not a whole tar archive",
+                    p.size
+                ));
             }
         }
         for t in &self.trees {
-            relpath::check(&t.name).map_err(|e| ManifestError::Invalid(format!("tree name: {e}")))?;
+            relpath::check(&t.name)
+                .map_err(|e| ManifestError::Invalid(format!("tree name: {e}")))?;
             for (path, id) in &t.files {
-                relpath::check(path).map_err(|e| ManifestError::Invalid(format!("tree {}: {e}", t.name)))?;
+                relpath::check(path)
+                    .map_err(|e| ManifestError::Invalid(format!("tree {}: {e}", t.name)))?;
                 if self.base.is_none() && !self.objects.contains_key(id) {
-                    return bad(format!("tree {}: {path} refers to object {id} that the bundle does not carry", t.name));
+                    return bad(format!(
+                        "tree {}: {path} refers to object {id} that the bundle does not carry",
+                        t.name
+                    ));
                 }
             }
             check_no_file_is_a_directory(t)?;
@@ -382,7 +420,11 @@ impl Manifest {
                 return bad(format!("object {id} has no pieces"));
             }
             if o.encoding == Encoding::Raw && o.stored_len() != o.size {
-                return bad(format!("raw object {id}: pieces hold {} bytes, size is {}", o.stored_len(), o.size));
+                return bad(format!(
+                    "raw object {id}: pieces hold {} bytes, size is {}",
+                    o.stored_len(),
+                    o.size
+                ));
             }
             for piece in &o.pieces {
                 let Some(pack) = self.packs.get(&piece.pack) else {
@@ -394,9 +436,15 @@ impl Manifest {
                     || piece.offset % TAR_BLOCK != 0
                     || end.is_none_or(|e| e > pack.size - 2 * TAR_BLOCK)
                 {
-                    return bad(format!("object {id}: a piece lies outside pack {}", piece.pack));
+                    return bad(format!(
+                        "object {id}: a piece lies outside pack {}",
+                        piece.pack
+                    ));
                 }
-                spans.entry(&piece.pack).or_default().push((piece.offset, piece.length));
+                spans
+                    .entry(&piece.pack)
+                    .or_default()
+                    .push((piece.offset, piece.length));
             }
         }
         for (pack, mut v) in spans {
@@ -441,7 +489,8 @@ pub fn is_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('.')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 fn check_label(s: &str, what: &str) -> Result<(), ManifestError> {
@@ -493,12 +542,22 @@ impl Manifest {
         let _ = writeln!(w, "signer = {}", string(&self.signer.to_string()));
         let _ = writeln!(w, "sequence = {}", self.sequence);
         if let Some(b) = &self.base {
-            let _ = writeln!(w, "base = {{ bundle = {}, sequence = {} }}", string(&b.bundle.to_hex()), b.sequence);
+            let _ = writeln!(
+                w,
+                "base = {{ bundle = {}, sequence = {} }}",
+                string(&b.bundle.to_hex()),
+                b.sequence
+            );
         }
         let _ = writeln!(w, "volumes = {}", self.volumes);
         let _ = writeln!(w, "organization = {}", string(&self.organization));
         for p in &self.products {
-            let _ = writeln!(w, "\n[[product]]\nlabel = {}\nname = {}", string(&p.label), string(&p.name));
+            let _ = writeln!(
+                w,
+                "\n[[product]]\nlabel = {}\nname = {}",
+                string(&p.label),
+                string(&p.name)
+            );
             if let Some(k) = &p.gpg_key {
                 let _ = writeln!(
                     w,
@@ -519,7 +578,12 @@ impl Manifest {
             if let Some(a) = &r.arch {
                 let _ = writeln!(w, "arch = {}", string(a));
             }
-            let _ = writeln!(w, "content_type = {}\ntree = {}", string(&r.content_type), string(&r.tree));
+            let _ = writeln!(
+                w,
+                "content_type = {}\ntree = {}",
+                string(&r.content_type),
+                string(&r.tree)
+            );
         }
         for v in &self.content_views {
             let _ = writeln!(
@@ -601,7 +665,10 @@ pub(crate) mod tests {
         let b = Sha256Digest::of(b"b");
         let mut files = BTreeMap::new();
         files.insert("repodata/repomd.xml".to_string(), a);
-        files.insert("Packages/f/ferry-tilde-1.0~rc1+git5-1.noarch.rpm".to_string(), b);
+        files.insert(
+            "Packages/f/ferry-tilde-1.0~rc1+git5-1.noarch.rpm".to_string(),
+            b,
+        );
         let mut packs = BTreeMap::new();
         packs.insert(
             "0001".to_string(),
@@ -690,9 +757,13 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_named() {
         let bytes = sample().encode();
-        let text = String::from_utf8(bytes).unwrap().replace("ferry-bundle/1", "ferry-bundle/2");
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace("ferry-bundle/1", "ferry-bundle/2");
         match Manifest::parse(text.as_bytes()) {
-            Err(ManifestError::UnknownFormat { found }) => assert!(found.contains("ferry-bundle/2")),
+            Err(ManifestError::UnknownFormat { found }) => {
+                assert!(found.contains("ferry-bundle/2"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -701,19 +772,29 @@ pub(crate) mod tests {
     fn unknown_keys_and_inconsistencies_are_refused() {
         let text = String::from_utf8(sample().encode()).unwrap();
         let extra = text.replacen("sequence = 1\n", "sequence = 1\nsurprise = true\n", 1);
-        assert!(matches!(Manifest::parse(extra.as_bytes()), Err(ManifestError::Parse(_))));
+        assert!(matches!(
+            Manifest::parse(extra.as_bytes()),
+            Err(ManifestError::Parse(_))
+        ));
 
         let mut m = sample();
-        m.trees[0].files.insert("../etc/passwd".into(), Sha256Digest::of(b"a"));
+        m.trees[0]
+            .files
+            .insert("../etc/passwd".into(), Sha256Digest::of(b"a"));
         assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
 
         let mut m = sample();
-        m.trees[0].files.insert("repodata/repomd.xml/x".into(), Sha256Digest::of(b"a"));
+        m.trees[0]
+            .files
+            .insert("repodata/repomd.xml/x".into(), Sha256Digest::of(b"a"));
         assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
 
         let mut m = sample();
         m.objects.values_mut().next().unwrap().pieces[0].offset = 4096;
-        assert!(matches!(m.check(), Err(ManifestError::Invalid(_))), "piece past the pack end");
+        assert!(
+            matches!(m.check(), Err(ManifestError::Invalid(_))),
+            "piece past the pack end"
+        );
 
         let mut m = sample();
         m.repositories[0].product = "nope".into();

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha512};
 
-use super::constants::{SIGNIFY_COMMENT_MAX, SIGNIFY_COMMENT_PREFIX, SIGNIFY_KDFALG, SIGNIFY_PKALG};
+use super::constants::{
+    SIGNIFY_COMMENT_MAX, SIGNIFY_COMMENT_PREFIX, SIGNIFY_KDFALG, SIGNIFY_PKALG,
+};
 use super::id::KeyId;
 
 /// What can be wrong with a signify file or signature.
@@ -60,7 +62,9 @@ pub enum SignifyError {
         expected: KeyId,
     },
     /// The signature does not verify.
-    #[error("the signature does not verify: the signed text was altered or the signature is damaged")]
+    #[error(
+        "the signature does not verify: the signed text was altered or the signature is damaged"
+    )]
     BadSignature,
 }
 
@@ -107,8 +111,15 @@ struct Parsed<'a> {
     rest: &'a [u8],
 }
 
-fn parse_file<'a>(data: &'a [u8], what: &'static str, len: usize) -> Result<Parsed<'a>, SignifyError> {
-    let nl = data.iter().position(|&b| b == b'\n').ok_or(SignifyError::BadComment)?;
+fn parse_file<'a>(
+    data: &'a [u8],
+    what: &'static str,
+    len: usize,
+) -> Result<Parsed<'a>, SignifyError> {
+    let nl = data
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(SignifyError::BadComment)?;
     let first = std::str::from_utf8(&data[..nl]).map_err(|_| SignifyError::BadComment)?;
     let comment = first
         .strip_prefix(SIGNIFY_COMMENT_PREFIX)
@@ -338,7 +349,10 @@ mod tests {
             Err(SignifyError::BadSignature)
         );
         let other = SecretKey::from_seed([8u8; 32], KeyId([9; 8])).public();
-        assert!(matches!(other.verify(body, &sig), Err(SignifyError::WrongKey { .. })));
+        assert!(matches!(
+            other.verify(body, &sig),
+            Err(SignifyError::WrongKey { .. })
+        ));
     }
 
     #[test]
@@ -360,6 +374,9 @@ mod tests {
             SecretKey::parse(&write_file("k", &rec, b"")).unwrap_err(),
             SignifyError::SecretKeyChecksum
         );
-        assert_eq!(PublicKey::parse(b"hello\n").unwrap_err(), SignifyError::BadComment);
+        assert_eq!(
+            PublicKey::parse(b"hello\n").unwrap_err(),
+            SignifyError::BadComment
+        );
     }
 }

@@ -56,7 +56,13 @@ pub fn check_header(bytes: &[u8; 512], expected_len: u64) -> Result<(), EntryErr
     let computed: u32 = bytes
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
         .sum();
     if stored != computed {
         return Err(EntryError::Checksum);

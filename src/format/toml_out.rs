@@ -41,7 +41,10 @@ fn escape_into(out: &mut String, s: &str, keep_newlines: bool) {
 
 /// A key: bare when it is made only of `A-Za-z0-9_-`, quoted otherwise.
 pub fn key(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         s.to_string()
     } else {
         string(s)
@@ -55,7 +58,12 @@ mod tests {
     #[test]
     fn strings_parse_back() {
         let nasty = "a\"b\\c\nd\te\u{1}f\u{7f}g\"\"\"h~+ü";
-        let doc = format!("a = {}\nb = {}\n{} = 1\n", string(nasty), multiline(nasty), key(nasty));
+        let doc = format!(
+            "a = {}\nb = {}\n{} = 1\n",
+            string(nasty),
+            multiline(nasty),
+            key(nasty)
+        );
         let v: toml::Table = toml::from_str(&doc).unwrap();
         assert_eq!(v["a"].as_str(), Some(nasty));
         assert_eq!(v["b"].as_str(), Some(nasty));

@@ -65,7 +65,8 @@ impl VolumeInfo {
 
     /// Parse strictly.
     pub fn parse(bytes: &[u8]) -> Result<Self, VolumeInfoError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| VolumeInfoError::Parse("not UTF-8".into()))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| VolumeInfoError::Parse("not UTF-8".into()))?;
         let first = text.lines().next().unwrap_or("");
         if first != format!("format = {}", string(VOLUME_FORMAT)) {
             return Err(VolumeInfoError::UnknownFormat {
@@ -102,8 +103,14 @@ mod tests {
         };
         assert_eq!(VolumeInfo::parse(&v.encode()).unwrap(), v);
         let bad = VolumeInfo { volume: 4, ..v };
-        assert!(matches!(VolumeInfo::parse(&bad.encode()), Err(VolumeInfoError::OutOfRange { .. })));
+        assert!(matches!(
+            VolumeInfo::parse(&bad.encode()),
+            Err(VolumeInfoError::OutOfRange { .. })
+        ));
         let extra = format!("{}x = 1\n", String::from_utf8(v.encode()).unwrap());
-        assert!(matches!(VolumeInfo::parse(extra.as_bytes()), Err(VolumeInfoError::Parse(_))));
+        assert!(matches!(
+            VolumeInfo::parse(extra.as_bytes()),
+            Err(VolumeInfoError::Parse(_))
+        ));
     }
 }

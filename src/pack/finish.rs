@@ -11,7 +11,8 @@ use super::PackError;
 use super::writer::staging_volume_dir;
 use crate::format::checklist::{self, Entry};
 use crate::format::constants::{
-    MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, SIGNATURE_FILE, VOLUME_DIR_PREFIX, VOLUME_FILE,
+    MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, SIGNATURE_FILE, VOLUME_DIR_PREFIX,
+    VOLUME_FILE,
 };
 use crate::format::manifest::Manifest;
 use crate::format::readme::{self, ReadmeFacts};
@@ -84,7 +85,11 @@ pub fn volume_files(
     }
     let message = checklist::encode(&entries);
     let sig = key.sign(message.as_bytes());
-    let signature = encode_embedded(&sig, &format!("verify with ferry key {}", key.id), message.as_bytes());
+    let signature = encode_embedded(
+        &sig,
+        &format!("verify with ferry key {}", key.id),
+        message.as_bytes(),
+    );
     VolumeFiles {
         volume,
         readme,
@@ -106,9 +111,17 @@ pub fn write_volumes(
     for n in 1..=manifest.volumes {
         let dir = staging_volume_dir(staging, n);
         let files = volume_files(manifest, &manifest_bytes, bundle, n, key);
-        let pack_bytes: u64 = manifest.packs.values().filter(|p| p.volume == n).map(|p| p.size).sum();
+        let pack_bytes: u64 = manifest
+            .packs
+            .values()
+            .filter(|p| p.volume == n)
+            .map(|p| p.size)
+            .sum();
         let total = pack_bytes
-            + (manifest_bytes.len() + files.volume.len() + files.readme.len() + files.signature.len()) as u64;
+            + (manifest_bytes.len()
+                + files.volume.len()
+                + files.readme.len()
+                + files.signature.len()) as u64;
         if let Some(m) = media_size
             && total > m
         {

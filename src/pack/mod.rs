@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::format::constants::{DEFAULT_MAX_FILE_SIZE, VOLUME_DIR_PREFIX};
-use crate::format::manifest::{BaseRef, ContentView, GpgKey, Manifest, Product, Repository, Tree, ViewRepository};
+use crate::format::manifest::{
+    BaseRef, ContentView, GpgKey, Manifest, Product, Repository, Tree, ViewRepository,
+};
 use crate::format::signify::SecretKey;
 use crate::format::{BundleId, ObjectId};
 use crate::progress::Progress;
@@ -106,7 +108,9 @@ pub enum PackError {
         path: PathBuf,
     },
     /// The media are too small for the manifest.
-    #[error("--media-size {media} is too small: every volume must also hold the manifest and signature, up to {reserve} bytes for this catalog")]
+    #[error(
+        "--media-size {media} is too small: every volume must also hold the manifest and signature, up to {reserve} bytes for this catalog"
+    )]
     MediaTooSmall {
         /// Requested media size.
         media: u64,
@@ -160,7 +164,9 @@ pub fn pack(
         )));
     }
     if opts.max_file_size < 16 << 10 {
-        return Err(PackError::BadLimit("--max-file-size must be at least 16K".into()));
+        return Err(PackError::BadLimit(
+            "--max-file-size must be at least 16K".into(),
+        ));
     }
     prepare_out(&opts.out)?;
 
@@ -186,7 +192,9 @@ pub fn pack(
         return Err(PackError::BadLimit("--media-size is too small".into()));
     }
 
-    let staging = opts.out.join(format!(".ferry-partial-{}", std::process::id()));
+    let staging = opts
+        .out
+        .join(format!(".ferry-partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|source| PackError::Io {
         path: staging.clone(),
@@ -220,7 +228,11 @@ fn write(
 
     let mut manifest = skeleton(catalog, plan, key, opts, &ids);
     manifest.volumes = written.volumes;
-    manifest.packs = written.packs.iter().map(|(n, (p, _))| (n.clone(), p.clone())).collect();
+    manifest.packs = written
+        .packs
+        .iter()
+        .map(|(n, (p, _))| (n.clone(), p.clone()))
+        .collect();
     manifest.objects = written.objects;
     manifest
         .check()
@@ -261,7 +273,13 @@ fn prepare_out(out: &Path) -> Result<(), PackError> {
 }
 
 /// The manifest's catalog and trees; `ids` maps plan files to objects (placeholders when empty).
-fn skeleton(catalog: &Catalog, plan: &Plan, key: &SecretKey, opts: &PackOptions, ids: &[ObjectId]) -> Manifest {
+fn skeleton(
+    catalog: &Catalog,
+    plan: &Plan,
+    key: &SecretKey,
+    opts: &PackOptions,
+    ids: &[ObjectId],
+) -> Manifest {
     let placeholder = crate::format::Sha256Digest([0; 32]);
     let products = catalog
         .products
@@ -301,7 +319,8 @@ fn skeleton(catalog: &Catalog, plan: &Plan, key: &SecretKey, opts: &PackOptions,
                 .iter()
                 .map(|(key, _)| ViewRepository {
                     repository: key.clone(),
-                    tree: plan.view_tree[&(v.label.clone(), v.version.clone(), key.clone())].clone(),
+                    tree: plan.view_tree[&(v.label.clone(), v.version.clone(), key.clone())]
+                        .clone(),
                 })
                 .collect(),
         })

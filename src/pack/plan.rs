@@ -127,7 +127,10 @@ impl Planner {
             self.problem(
                 tree,
                 path,
-                format!("is {} bytes, the metadata says {size} (truncated or replaced)", meta.len()),
+                format!(
+                    "is {} bytes, the metadata says {size} (truncated or replaced)",
+                    meta.len()
+                ),
             );
             return None;
         }
@@ -210,7 +213,13 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
             return out;
         }
     };
-    if let Some(i) = p.add(tree, "repodata/repomd.xml", &repomd_path, None, Some(repomd_bytes.into())) {
+    if let Some(i) = p.add(
+        tree,
+        "repodata/repomd.xml",
+        &repomd_path,
+        None,
+        Some(repomd_bytes.into()),
+    ) {
         out.files.push(("repodata/repomd.xml".into(), i));
     }
     // Detached signature and key of repomd.xml, when the repository has them (repo_gpgcheck).
@@ -249,8 +258,8 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
                 p.problem(tree, &path, e);
                 continue;
             }
-            let parsed = yum::decompress::decompressed(&bytes[..])
-                .and_then(yum::primary::parse_primary);
+            let parsed =
+                yum::decompress::decompressed(&bytes[..]).and_then(yum::primary::parse_primary);
             match parsed {
                 Ok(pk) => packages = pk,
                 Err(e) => {
@@ -262,14 +271,26 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
         } else {
             None
         };
-        if let Some(i) = p.add(tree, &rec.location, &path, Some((&rec.checksum, rec.size)), preloaded) {
+        if let Some(i) = p.add(
+            tree,
+            &rec.location,
+            &path,
+            Some((&rec.checksum, rec.size)),
+            preloaded,
+        ) {
             out.files.push((rec.location.clone(), i));
         }
     }
     out.packages = packages.len() as u64;
     for pkg in &packages {
         let path = dir.join(&pkg.location);
-        if let Some(i) = p.add(tree, &pkg.location, &path, Some((&pkg.checksum, pkg.size)), None) {
+        if let Some(i) = p.add(
+            tree,
+            &pkg.location,
+            &path,
+            Some((&pkg.checksum, pkg.size)),
+            None,
+        ) {
             out.files.push((pkg.location.clone(), i));
         }
     }
@@ -279,7 +300,11 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
     for w in out.files.windows(2) {
         if w[0].0 == w[1].0 {
             let path = dir.join(&w[0].0);
-            p.problem(tree, &path, "listed twice in the metadata as different files");
+            p.problem(
+                tree,
+                &path,
+                "listed twice in the metadata as different files",
+            );
         }
     }
     for (rel, _) in &out.files {
@@ -302,22 +327,24 @@ pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
     let mut library_tree = HashMap::new();
     let mut view_tree = HashMap::new();
     let mut gpg_keys = HashMap::new();
-    let mut scan = |p: &mut Planner, trees: &mut Vec<TreePlan>, name: String, dir: &Path| -> String {
-        let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        if let Some(existing) = by_dir.get(&canon) {
-            return existing.clone();
-        }
-        trees.push(scan_repo(p, &name, dir));
-        by_dir.insert(canon, name.clone());
-        name
-    };
+    let mut scan =
+        |p: &mut Planner, trees: &mut Vec<TreePlan>, name: String, dir: &Path| -> String {
+            let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if let Some(existing) = by_dir.get(&canon) {
+                return existing.clone();
+            }
+            trees.push(scan_repo(p, &name, dir));
+            by_dir.insert(canon, name.clone());
+            name
+        };
     for prod in &catalog.products {
         if let Some(k) = &prod.gpg_key {
             match read_capped(k, 1 << 20).map(String::from_utf8) {
                 Ok(Ok(text)) => {
-                    let name = k
-                        .file_name()
-                        .map_or_else(|| "RPM-GPG-KEY".into(), |n| n.to_string_lossy().into_owned());
+                    let name = k.file_name().map_or_else(
+                        || "RPM-GPG-KEY".into(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
                     gpg_keys.insert(prod.label.clone(), (name, text));
                 }
                 Ok(Err(_)) => p.problem(&prod.label, k, "GPG key is not ASCII-armored text"),

@@ -80,7 +80,8 @@ pub fn room(
             pieces = pieces.max(pc);
         }
         let per_volume = (capacity / (max_pack - slack) + 1).min(packs);
-        let need = widths.manifest_bound(packs, objects, pieces) + widths.volume_files_bound(per_volume);
+        let need =
+            widths.manifest_bound(packs, objects, pieces) + widths.volume_files_bound(per_volume);
         if need <= reserve {
             return Ok(Room { reserve, capacity });
         }

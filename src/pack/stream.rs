@@ -9,10 +9,10 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use sha2::{Digest as _, Sha256};
 
+use super::PackError;
 use super::encoding::{ZSTD_LEVEL, choose};
 use super::plan::{Plan, SourceFile};
 use super::writer::{PackWriter, Written};
-use super::PackError;
 use crate::format::manifest::Encoding;
 use crate::format::{ObjectId, Sha256Digest};
 use crate::progress::Progress;
@@ -28,9 +28,15 @@ pub const ZSTD_RUN: usize = 16 << 20;
 enum Msg {
     /// A file whose content is already in the bundle.
     Skip(u64),
-    Begin { name: String, size: u64 },
+    Begin {
+        name: String,
+        size: u64,
+    },
     Data(Vec<u8>),
-    End { id: ObjectId, duplicate: bool },
+    End {
+        id: ObjectId,
+        duplicate: bool,
+    },
 }
 
 /// Tar entry name for an object: its id when known before its data, else the checksum
@@ -53,7 +59,11 @@ fn read_files(
     let gone = || PackError::Cancelled;
     let mut sent: HashSet<ObjectId> = HashSet::new();
     let mut ids = Vec::with_capacity(files.len());
-    let mut buffer = || recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+    let mut buffer = || {
+        recycle
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+    };
     for f in files {
         if let Some(id) = f.known_id
             && sent.contains(&id)
@@ -74,7 +84,8 @@ fn read_files(
                 b.extend_from_slice(chunk);
                 tx.send(Msg::Data(b)).map_err(|_| gone())?;
             }
-            f.known_id.expect("preloaded files are hashed while planning")
+            f.known_id
+                .expect("preloaded files are hashed while planning")
         } else {
             stream_file(f, &tx, &mut buffer)?
         };
@@ -144,7 +155,10 @@ fn stream_file(
     }];
     computed.extend(others.into_iter().map(|(_, h)| h.finish()));
     for want in &f.declared {
-        let got = computed.iter().find(|c| c.kind == want.kind).expect("every declared kind is hashed");
+        let got = computed
+            .iter()
+            .find(|c| c.kind == want.kind)
+            .expect("every declared kind is hashed");
         if got.hex != want.hex {
             return Err(PackError::SourceMismatch {
                 file: f.display.clone(),
@@ -170,7 +184,9 @@ pub fn stream(
         let reader = s.spawn(move || read_files(&plan.files, tx, recycle_rx));
         let wrote = write_all(&mut writer, rx, recycle_tx, progress);
         // If writing failed, the receiver is gone and the reader stops at its next send.
-        let read = reader.join().map_err(|_| PackError::Internal("reader thread panicked".into()))?;
+        let read = reader
+            .join()
+            .map_err(|_| PackError::Internal("reader thread panicked".into()))?;
         match (read, wrote) {
             (Err(PackError::Cancelled), Err(e)) | (Ok(_), Err(e)) => Err(e),
             (Err(e), _) => Err(e),
@@ -207,15 +223,20 @@ fn write_all(
                 });
             }
             Msg::Data(buf) => {
-                let c = cur.as_mut().ok_or_else(|| PackError::Internal("data outside an object".into()))?;
+                let c = cur
+                    .as_mut()
+                    .ok_or_else(|| PackError::Internal("data outside an object".into()))?;
                 if c.encoding.is_none() {
                     let enc = choose(&buf[..buf.len().min(c.size as usize)]);
                     c.encoding = Some(enc);
                     match enc {
                         Encoding::Raw => w.start_run(c.size),
                         Encoding::Zstd => {
-                            let mut e = zstd::stream::write::Encoder::new(Vec::with_capacity(ZSTD_RUN + CHUNK), ZSTD_LEVEL)
-                                .map_err(out)?;
+                            let mut e = zstd::stream::write::Encoder::new(
+                                Vec::with_capacity(ZSTD_RUN + CHUNK),
+                                ZSTD_LEVEL,
+                            )
+                            .map_err(out)?;
                             e.set_pledged_src_size(Some(c.size)).map_err(out)?;
                             e.include_contentsize(true).map_err(out)?;
                             e.include_checksum(false).map_err(out)?;
@@ -236,7 +257,9 @@ fn write_all(
                 let _ = recycle.try_send(buf);
             }
             Msg::End { id, duplicate } => {
-                let c = cur.take().ok_or_else(|| PackError::Internal("end outside an object".into()))?;
+                let c = cur
+                    .take()
+                    .ok_or_else(|| PackError::Internal("end outside an object".into()))?;
                 let encoding = c.encoding.unwrap_or(Encoding::Raw);
                 if let Some(e) = c.zstd {
                     let mut rest = e.finish().map_err(out)?;

@@ -116,14 +116,19 @@ impl PackWriter {
     fn snapshot(&self) -> Snapshot {
         Snapshot {
             packs: self.packs.len(),
-            current: self.current().map(|i| (i, self.packs[i].len, self.packs[i].hasher.clone())),
+            current: self
+                .current()
+                .map(|i| (i, self.packs[i].len, self.packs[i].hasher.clone())),
             volume: self.volume,
             volume_closed_bytes: self.volume_closed_bytes,
         }
     }
 
     fn current(&self) -> Option<usize> {
-        self.packs.last().filter(|p| !p.closed).map(|_| self.packs.len() - 1)
+        self.packs
+            .last()
+            .filter(|p| !p.closed)
+            .map(|_| self.packs.len() - 1)
     }
 
     /// The next `len` stored bytes form one run whose length is known: pieces are sized
@@ -163,7 +168,8 @@ impl PackWriter {
         let vol_room = self.limits.volume_capacity.saturating_sub(vol_used);
         let room = pack_room.min(vol_room);
         // Header, then data rounded up to a block.
-        (room.saturating_sub(TAR_BLOCK) / TAR_BLOCK * TAR_BLOCK).min(TAR_MAX_ENTRY / TAR_BLOCK * TAR_BLOCK)
+        (room.saturating_sub(TAR_BLOCK) / TAR_BLOCK * TAR_BLOCK)
+            .min(TAR_MAX_ENTRY / TAR_BLOCK * TAR_BLOCK)
     }
 
     fn open_piece(&mut self, zstd: bool) -> std::io::Result<()> {
@@ -196,7 +202,10 @@ impl PackWriter {
 
     fn write_bytes(&mut self, data: &[u8]) -> std::io::Result<()> {
         let i = self.current().expect("a pack is open");
-        self.file.as_mut().expect("a pack is open").write_all(data)?;
+        self.file
+            .as_mut()
+            .expect("a pack is open")
+            .write_all(data)?;
         let p = &mut self.packs[i];
         p.hasher.update(data);
         p.len += data.len() as u64;
@@ -209,7 +218,10 @@ impl PackWriter {
         let mut new_volume = self.volume == 0;
         if let Some(i) = self.current() {
             self.close_pack(i)?;
-            let left = self.limits.volume_capacity.saturating_sub(self.volume_closed_bytes);
+            let left = self
+                .limits
+                .volume_capacity
+                .saturating_sub(self.volume_closed_bytes);
             new_volume = left < TAR_TRAILER + TAR_BLOCK + self.limits.min_piece();
         }
         if new_volume {
@@ -220,7 +232,11 @@ impl PackWriter {
         std::fs::create_dir_all(&dir)?;
         let name = format!("{:04}", self.packs.len() + 1);
         let path = dir.join(format!("{name}.{PACK_EXTENSION}"));
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
         self.file = Some(file);
         self.packs.push(PackState {
             name,
@@ -248,7 +264,14 @@ impl PackWriter {
     pub fn finish_object(&mut self, id: ObjectId, size: u64, encoding: Encoding) {
         debug_assert!(self.piece_left == 0 && self.run_left == 0);
         let pieces = std::mem::take(&mut self.pieces);
-        self.objects.insert(id, Object { size, encoding, pieces });
+        self.objects.insert(
+            id,
+            Object {
+                size,
+                encoding,
+                pieces,
+            },
+        );
     }
 
     /// Undo everything written since `snap` (an object that turned out to be a duplicate).

@@ -32,7 +32,10 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 /// Run, insisting on success.
 pub fn ok(cmd: &mut Command) -> String {
     let (code, out, err) = run(cmd);
-    assert_eq!(code, 0, "command failed: {cmd:?}\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        code, 0,
+        "command failed: {cmd:?}\nstdout:\n{out}\nstderr:\n{err}"
+    );
     out
 }
 
@@ -44,7 +47,10 @@ pub fn require(tool: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{tool} is not installed: run scripts/test.sh, which installs the test dependencies");
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/test.sh, which installs the test dependencies"
+    );
 }
 
 /// A fresh key pair under `dir`; returns the prefix.
@@ -121,7 +127,8 @@ pub fn verify(trust: &Path, vols: &[PathBuf], deep: bool) -> (i32, Value) {
     }
     c.args(vols);
     let (code, out, err) = run(&mut c);
-    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {out}\n{err}"));
+    let v: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {out}\n{err}"));
     (code, v)
 }
 
@@ -172,7 +179,11 @@ pub fn tree_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .filter(|e| e.file_type().is_file())
         .map(|e| {
             (
-                e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                e.path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
                 std::fs::read(e.path()).unwrap(),
             )
         })

@@ -12,8 +12,15 @@ fn bundle() -> Packed {
 }
 
 fn pack_file(vol: &Path) -> (PathBuf, String) {
-    let e = std::fs::read_dir(vol.join("packs")).unwrap().next().unwrap().unwrap();
-    (e.path(), format!("packs/{}", e.file_name().to_string_lossy()))
+    let e = std::fs::read_dir(vol.join("packs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    (
+        e.path(),
+        format!("packs/{}", e.file_name().to_string_lossy()),
+    )
 }
 
 fn flip(path: &Path, at: u64) {
@@ -30,25 +37,47 @@ fn a_flipped_byte_in_a_pack_is_named_with_its_volume_file_and_object() {
     let (code, r) = verify(&public(&p.key), &p.volumes, true);
     assert_ne!(code, 0);
     let f = findings(&r);
-    assert!(f.contains(&(Some(2), Some(rel.clone()), "corrupt".into())), "{f:?}");
+    assert!(
+        f.contains(&(Some(2), Some(rel.clone()), "corrupt".into())),
+        "{f:?}"
+    );
     // --deep names the damaged object and the repository files that use it.
-    let damaged: Vec<_> = r["findings"].as_array().unwrap().iter().filter(|x| x["kind"] == "damaged-object").collect();
+    let damaged: Vec<_> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "damaged-object")
+        .collect();
     assert_eq!(damaged.len(), 1, "{r:#}");
-    assert!(damaged[0]["detail"].as_str().unwrap().contains("library/"), "{}", damaged[0]);
+    assert!(
+        damaged[0]["detail"].as_str().unwrap().contains("library/"),
+        "{}",
+        damaged[0]
+    );
     assert_eq!(r["intact"], serde_json::json!([1, 3]));
     assert_eq!(r["missing"], serde_json::json!([]));
 
     // The plain report says it in words.
-    let (code, out, _) = run(ferry().arg("verify").arg("--trust").arg(public(&p.key)).args(&p.volumes));
+    let (code, out, _) = run(ferry()
+        .arg("verify")
+        .arg("--trust")
+        .arg(public(&p.key))
+        .args(&p.volumes));
     assert_eq!(code, 1);
-    assert!(out.contains(&format!("(volume 2): {rel} is corrupt")), "{out}");
+    assert!(
+        out.contains(&format!("(volume 2): {rel} is corrupt")),
+        "{out}"
+    );
 }
 
 #[test]
 fn truncated_and_deleted_files_are_told_apart() {
     let p = bundle();
     let (pack1, rel1) = pack_file(&p.volumes[0]);
-    let f = std::fs::OpenOptions::new().write(true).open(&pack1).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pack1)
+        .unwrap();
     let len = f.metadata().unwrap().len();
     f.set_len(len - 1000).unwrap();
     let (pack3, rel3) = pack_file(&p.volumes[2]);
@@ -56,10 +85,21 @@ fn truncated_and_deleted_files_are_told_apart() {
     let (code, r) = verify(&public(&p.key), &p.volumes, false);
     assert_ne!(code, 0);
     let f = findings(&r);
-    assert!(f.contains(&(Some(1), Some(rel1), "truncated".into())), "{f:?}");
-    assert!(f.contains(&(Some(3), Some(rel3), "missing".into())), "{f:?}");
+    assert!(
+        f.contains(&(Some(1), Some(rel1), "truncated".into())),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(Some(3), Some(rel3), "missing".into())),
+        "{f:?}"
+    );
     assert_eq!(f.len(), 2, "{f:?}");
-    assert!(r["findings"][0]["detail"].as_str().unwrap().contains(&format!("{} of {len} bytes", len - 1000)));
+    assert!(
+        r["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} of {len} bytes", len - 1000))
+    );
 }
 
 #[test]
@@ -70,7 +110,11 @@ fn a_missing_volume_is_named_before_anything_is_read() {
     assert_ne!(code, 0);
     assert_eq!(r["missing"], serde_json::json!([2]));
     assert_eq!(r["findings"], serde_json::json!([]));
-    let (_, out, _) = run(ferry().arg("verify").arg("--trust").arg(public(&p.key)).args(&given));
+    let (_, out, _) = run(ferry()
+        .arg("verify")
+        .arg("--trust")
+        .arg(public(&p.key))
+        .args(&given));
     assert!(out.contains("MISSING volume 2 of 3"), "{out}");
 }
 
@@ -84,8 +128,22 @@ fn a_wrong_key_is_refused_naming_the_signer() {
     assert_eq!(f.len(), 3, "{f:?}");
     assert!(f.iter().all(|(_, file, kind)| kind == "untrusted-key" && file.as_deref() == Some("SHA256.sig")));
     let signer = std::fs::read_to_string(public(&p.key)).unwrap();
-    let signer_id = signer.lines().next().unwrap().rsplit('(').next().unwrap().trim_end_matches(')').to_string();
-    assert!(r["findings"][0]["detail"].as_str().unwrap().contains(&signer_id), "{r:#}");
+    let signer_id = signer
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    assert!(
+        r["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&signer_id),
+        "{r:#}"
+    );
     assert_eq!(r["bundle"], serde_json::Value::Null);
 }
 
@@ -101,15 +159,27 @@ fn altered_signed_files_and_signatures_are_refused() {
     s[n - 2] = if s[n - 2] == b'0' { b'1' } else { b'0' };
     std::fs::write(&sig, s).unwrap();
     // volume.toml on volume 3.
-    let mut f = std::fs::OpenOptions::new().write(true).open(p.volumes[2].join("volume.toml")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p.volumes[2].join("volume.toml"))
+        .unwrap();
     f.seek(SeekFrom::End(-2)).unwrap();
     f.write_all(b"9\n").unwrap();
     let (code, r) = verify(&public(&p.key), &p.volumes, false);
     assert_ne!(code, 0);
     let f = findings(&r);
-    assert!(f.contains(&(None, Some("manifest.toml".into()), "corrupt".into())), "{f:?}");
-    assert!(f.contains(&(None, Some("SHA256.sig".into()), "bad-signature".into())), "{f:?}");
-    assert!(f.contains(&(None, Some("volume.toml".into()), "corrupt".into())), "{f:?}");
+    assert!(
+        f.contains(&(None, Some("manifest.toml".into()), "corrupt".into())),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(None, Some("SHA256.sig".into()), "bad-signature".into())),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&(None, Some("volume.toml".into()), "corrupt".into())),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -118,7 +188,10 @@ fn a_deleted_signature_makes_the_volume_untrusted_and_missing() {
     std::fs::remove_file(p.volumes[1].join("SHA256.sig")).unwrap();
     let (code, r) = verify(&public(&p.key), &p.volumes, false);
     assert_ne!(code, 0);
-    assert!(findings(&r).contains(&(None, Some("SHA256.sig".into()), "missing".into())), "{r:#}");
+    assert!(
+        findings(&r).contains(&(None, Some("SHA256.sig".into()), "missing".into())),
+        "{r:#}"
+    );
     assert_eq!(r["missing"], serde_json::json!([2]));
 }
 
@@ -128,15 +201,36 @@ fn media_of_another_bundle_are_not_mixed_in() {
     let a = bundle();
     let tmp = tempfile::tempdir().unwrap();
     let catalog = testdata_copy(tmp.path());
-    std::fs::write(&catalog, std::fs::read_to_string(&catalog).unwrap().replace("ACME OS 9", "ACME OS 9.1")).unwrap();
+    std::fs::write(
+        &catalog,
+        std::fs::read_to_string(&catalog)
+            .unwrap()
+            .replace("ACME OS 9", "ACME OS 9.1"),
+    )
+    .unwrap();
     // Same signer for both, so only the bundle differs.
     let out_b = tmp.path().join("b");
-    ok(ferry().arg("pack").arg("--catalog").arg(&catalog).arg("--key").arg(key(&a.key)).arg("--out").arg(&out_b).args(["--media-size", "1M"]));
+    ok(ferry()
+        .arg("pack")
+        .arg("--catalog")
+        .arg(&catalog)
+        .arg("--key")
+        .arg(key(&a.key))
+        .arg("--out")
+        .arg(&out_b)
+        .args(["--media-size", "1M"]));
     let vols_b = volumes(&out_b);
-    let given = vec![vols_b[0].clone(), a.volumes[1].clone(), a.volumes[2].clone()];
+    let given = vec![
+        vols_b[0].clone(),
+        a.volumes[1].clone(),
+        a.volumes[2].clone(),
+    ];
     let (code, r) = verify(&public(&a.key), &given, false);
     assert_ne!(code, 0);
-    assert!(findings(&r).contains(&(Some(1), None, "wrong-bundle".into())), "{r:#}");
+    assert!(
+        findings(&r).contains(&(Some(1), None, "wrong-bundle".into())),
+        "{r:#}"
+    );
     assert_eq!(r["missing"], serde_json::json!([1]));
 }
 

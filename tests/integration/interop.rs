@@ -17,9 +17,18 @@ fn every_volume_passes_signify_and_signify_catches_tampering() {
             .args(["-x", "SHA256.sig"]));
         assert!(out.contains("Signature Verified"), "{out}");
         let files = std::fs::read_dir(v.join("packs")).unwrap().count() + 3;
-        assert_eq!(out.lines().filter(|l| l.ends_with(": OK")).count(), files, "{out}");
+        assert_eq!(
+            out.lines().filter(|l| l.ends_with(": OK")).count(),
+            files,
+            "{out}"
+        );
     }
-    let pack = std::fs::read_dir(p.volumes[0].join("packs")).unwrap().next().unwrap().unwrap().path();
+    let pack = std::fs::read_dir(p.volumes[0].join("packs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut b = std::fs::read(&pack).unwrap();
     b[4096] ^= 1;
     std::fs::write(&pack, b).unwrap();
@@ -82,7 +91,11 @@ fn packs_are_tar_archives_whose_entries_are_the_objects() {
     let dest = p.tmp.path().join("x");
     std::fs::create_dir(&dest).unwrap();
     for e in std::fs::read_dir(p.volumes[0].join("packs")).unwrap() {
-        ok(Command::new("tar").arg("-xf").arg(e.unwrap().path()).arg("-C").arg(&dest));
+        ok(Command::new("tar")
+            .arg("-xf")
+            .arg(e.unwrap().path())
+            .arg("-C")
+            .arg(&dest));
     }
     // A raw single-piece entry is named by its SHA-256: sha256sum checks it by hand.
     let mut checked = 0;

@@ -19,7 +19,12 @@ fn pack_err(catalog: &Path, out: &Path) -> String {
     assert_ne!(code, 0, "pack accepted a bad source");
     assert!(volumes(out).is_empty(), "volumes written despite the error");
     if out.exists() {
-        assert_eq!(std::fs::read_dir(out).unwrap().count(), 0, "leftovers in {}", out.display());
+        assert_eq!(
+            std::fs::read_dir(out).unwrap().count(),
+            0,
+            "leftovers in {}",
+            out.display()
+        );
     }
     err
 }
@@ -28,13 +33,18 @@ fn pack_err(catalog: &Path, out: &Path) -> String {
 fn a_package_whose_bytes_differ_from_its_metadata_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let catalog = testdata_copy(tmp.path());
-    let rpm = tmp.path().join("library/repos/baseos/Packages/b/beacon-1.2-1.noarch.rpm");
+    let rpm = tmp
+        .path()
+        .join("library/repos/baseos/Packages/b/beacon-1.2-1.noarch.rpm");
     let mut b = std::fs::read(&rpm).unwrap();
     let n = b.len();
     b[n - 10] ^= 1;
     std::fs::write(&rpm, b).unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
-    assert!(err.contains("library/acme-os/baseos: Packages/b/beacon-1.2-1.noarch.rpm"), "{err}");
+    assert!(
+        err.contains("library/acme-os/baseos: Packages/b/beacon-1.2-1.noarch.rpm"),
+        "{err}"
+    );
     assert!(err.contains("sha256"), "{err}");
     assert!(err.contains("corrupt"), "{err}");
 }
@@ -43,12 +53,17 @@ fn a_package_whose_bytes_differ_from_its_metadata_is_refused_by_name() {
 fn sha1_metadata_is_checked_too() {
     let tmp = tempfile::tempdir().unwrap();
     let catalog = testdata_copy(tmp.path());
-    let rpm = tmp.path().join("library/repos/legacy/ferry-legacy-0.9-1.noarch.rpm");
+    let rpm = tmp
+        .path()
+        .join("library/repos/legacy/ferry-legacy-0.9-1.noarch.rpm");
     let mut b = std::fs::read(&rpm).unwrap();
     b[200] ^= 1;
     std::fs::write(&rpm, b).unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
-    assert!(err.contains("ferry-legacy-0.9-1.noarch.rpm") && err.contains("sha1"), "{err}");
+    assert!(
+        err.contains("ferry-legacy-0.9-1.noarch.rpm") && err.contains("sha1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,12 +77,18 @@ fn missing_and_truncated_files_are_all_listed_before_anything_is_written() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().contains("filelists"))
         .unwrap();
-    let f = std::fs::OpenOptions::new().write(true).open(&filelists).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filelists)
+        .unwrap();
     f.set_len(10).unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
     assert!(err.contains("2 problems"), "{err}");
     assert!(err.contains("ferry-cli-1.0-1.noarch.rpm: missing"), "{err}");
-    assert!(err.contains("filelists.xml.gz: is 10 bytes, the metadata says"), "{err}");
+    assert!(
+        err.contains("filelists.xml.gz: is 10 bytes, the metadata says"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -80,10 +101,18 @@ fn hostile_locations_are_refused() {
     let primary = repodata.join("primary.xml.gz");
     let xml = {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(&primary).unwrap()), &mut s).unwrap();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&primary).unwrap()),
+            &mut s,
+        )
+        .unwrap();
         s
     };
-    let evil = xml.replacen("href=\"ferry-legacy-0.9-1.noarch.rpm\"", "href=\"../../../../etc/passwd\"", 1);
+    let evil = xml.replacen(
+        "href=\"ferry-legacy-0.9-1.noarch.rpm\"",
+        "href=\"../../../../etc/passwd\"",
+        1,
+    );
     assert_ne!(evil, xml);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, evil.as_bytes()).unwrap();
@@ -95,9 +124,10 @@ fn hostile_locations_are_refused() {
         hex::encode(sha1::Sha1::digest(b))
     };
     let repomd = std::fs::read_to_string(repodata.join("repomd.xml")).unwrap();
-    let repomd = repomd
-        .replace(&sha1(&old), &sha1(&bytes))
-        .replace(&format!("<size>{}</size>", old.len()), &format!("<size>{}</size>", bytes.len()));
+    let repomd = repomd.replace(&sha1(&old), &sha1(&bytes)).replace(
+        &format!("<size>{}</size>", old.len()),
+        &format!("<size>{}</size>", bytes.len()),
+    );
     std::fs::write(repodata.join("repomd.xml"), repomd).unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
     assert!(err.contains("../../../../etc/passwd"), "{err}");
@@ -110,16 +140,33 @@ fn catalog_mistakes_name_the_place() {
     let text = std::fs::read_to_string(&catalog).unwrap();
     std::fs::write(
         &catalog,
-        text.replace("repositories = [\"acme-os/baseos\", \"acme-os/appstream\"]", "repositories = [\"acme-os/baseos\", \"acme-os/nope\"]")
-            .replacen("arch = \"noarch\"", "arch = \"noarch\"\ncolour = \"red\"", 1),
+        text.replace(
+            "repositories = [\"acme-os/baseos\", \"acme-os/appstream\"]",
+            "repositories = [\"acme-os/baseos\", \"acme-os/nope\"]",
+        )
+        .replacen(
+            "arch = \"noarch\"",
+            "arch = \"noarch\"\ncolour = \"red\"",
+            1,
+        ),
     )
     .unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
     assert!(err.contains("catalog.toml:"), "{err}");
     assert!(err.contains("colour"), "{err}");
-    std::fs::write(&catalog, text.replace("repositories = [\"acme-os/baseos\", \"acme-os/appstream\"]", "repositories = [\"acme-os/baseos\", \"acme-os/nope\"]")).unwrap();
+    std::fs::write(
+        &catalog,
+        text.replace(
+            "repositories = [\"acme-os/baseos\", \"acme-os/appstream\"]",
+            "repositories = [\"acme-os/baseos\", \"acme-os/nope\"]",
+        ),
+    )
+    .unwrap();
     let err = pack_err(&catalog, &tmp.path().join("out"));
-    assert!(err.contains("\"acme-os/nope\", which no product defines"), "{err}");
+    assert!(
+        err.contains("\"acme-os/nope\", which no product defines"),
+        "{err}"
+    );
     assert!(err.contains("catalog.toml:"), "{err}");
 }
 
@@ -139,7 +186,10 @@ fn the_dnf_test_suite_repository_packs_and_verifies() {
     assert!(p.volumes.len() >= 2);
     let (code, r) = verify(&public(&p.key), &p.volumes, true);
     assert_eq!(code, 0, "{r:#}");
-    let m = ferry::format::manifest::Manifest::parse(&std::fs::read(p.volumes[0].join("manifest.toml")).unwrap()).unwrap();
+    let m = ferry::format::manifest::Manifest::parse(
+        &std::fs::read(p.volumes[0].join("manifest.toml")).unwrap(),
+    )
+    .unwrap();
     let t = &m.trees[0];
     assert_eq!(t.packages, 44);
     assert_eq!(t.files.keys().filter(|f| f.ends_with(".rpm")).count(), 44);
@@ -157,12 +207,23 @@ fn the_library_script_rebuilds_a_library_that_packs() {
     ok(std::process::Command::new(testdata().join("build-library.sh")).arg(&lib));
     std::fs::create_dir_all(tmp.path().join("fixtures")).unwrap();
     copy_dir(&testdata().join("fixtures"), &tmp.path().join("fixtures"));
-    std::fs::copy(testdata().join("catalog.toml"), tmp.path().join("catalog.toml")).unwrap();
+    std::fs::copy(
+        testdata().join("catalog.toml"),
+        tmp.path().join("catalog.toml"),
+    )
+    .unwrap();
     let p = pack(&tmp.path().join("catalog.toml"), &["--media-size", "1M"]);
     let (code, r) = verify(&public(&p.key), &p.volumes, true);
     assert_eq!(code, 0, "{r:#}");
     // The rebuilt RPMs are the committed ones (the script is reproducible for packages).
-    for rpm in ["repos/baseos/Packages/f/ferry-tilde-1.0~rc1+git5-1.noarch.rpm", "repos/appstream/Packages/f/ferry-big-1.0-1.noarch.rpm"] {
-        assert_eq!(std::fs::read(lib.join(rpm)).unwrap(), std::fs::read(testdata().join("library").join(rpm)).unwrap(), "{rpm}");
+    for rpm in [
+        "repos/baseos/Packages/f/ferry-tilde-1.0~rc1+git5-1.noarch.rpm",
+        "repos/appstream/Packages/f/ferry-big-1.0-1.noarch.rpm",
+    ] {
+        assert_eq!(
+            std::fs::read(lib.join(rpm)).unwrap(),
+            std::fs::read(testdata().join("library").join(rpm)).unwrap(),
+            "{rpm}"
+        );
     }
 }

@@ -25,8 +25,13 @@ fn expect(case: &Path) -> Expect {
         findings: Vec::new(),
         missing: Vec::new(),
     };
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        let (k, v) = line.split_once(": ").unwrap_or_else(|| panic!("bad expect line {line:?}"));
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (k, v) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("bad expect line {line:?}"));
         match k {
             "deep" => e.deep = v == "true",
             "result" => e.ok = v == "ok",
@@ -34,7 +39,11 @@ fn expect(case: &Path) -> Expect {
             "finding" => {
                 let f: Vec<&str> = v.split(' ').collect();
                 let opt = |s: &str| (s != "-").then(|| s.to_string());
-                e.findings.push((opt(f[0]).map(|n| n.parse().unwrap()), opt(f[1]), f[2].to_string()));
+                e.findings.push((
+                    opt(f[0]).map(|n| n.parse().unwrap()),
+                    opt(f[1]),
+                    f[2].to_string(),
+                ));
             }
             _ => panic!("unknown expect key {k}"),
         }
@@ -62,7 +71,12 @@ fn every_vector_gives_its_expected_findings() {
         got.sort();
         want.sort();
         assert_eq!(got, want, "{name}: {report:#}");
-        let missing: Vec<u64> = report["missing"].as_array().unwrap().iter().map(|m| m.as_u64().unwrap()).collect();
+        let missing: Vec<u64> = report["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_u64().unwrap())
+            .collect();
         assert_eq!(missing, e.missing, "{name}");
         cases += 1;
     }
@@ -90,7 +104,10 @@ fn the_writer_still_produces_the_good_vector_byte_for_byte() {
         .filter(|(k, _)| k != "expect")
         .collect();
     let got = tree_bytes(&out);
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
     for (k, v) in &want {
         assert!(&got[k] == v, "{k} differs from the committed vector");
     }
