@@ -104,8 +104,15 @@ pub fn write_volumes(
     manifest: &Manifest,
     key: &SecretKey,
     media_size: Option<u64>,
+    max_file_size: u64,
 ) -> Result<Vec<PathBuf>, PackError> {
     let manifest_bytes = manifest.encode();
+    if manifest_bytes.len() as u64 > max_file_size {
+        return Err(PackError::BadLimit(format!(
+            "the manifest is {} bytes, more than --max-file-size {max_file_size}: allow larger files",
+            manifest_bytes.len()
+        )));
+    }
     let bundle = Manifest::id_of(&manifest_bytes);
     let mut finals = Vec::new();
     for n in 1..=manifest.volumes {

@@ -241,7 +241,7 @@ fn write(
     let objects = manifest.objects.len();
     let files = manifest.trees.iter().map(|t| t.files.len()).sum();
     progress.begin("signing volumes", None);
-    let volumes = finish::write_volumes(staging, &opts.out, &manifest, key, opts.media_size)?;
+    let volumes = finish::write_volumes(staging, &opts.out, &manifest, key, opts.media_size, opts.max_file_size)?;
     progress.end();
     Ok(PackSummary {
         bundle: Manifest::id_of(&manifest.encode()),
@@ -253,7 +253,11 @@ fn write(
     })
 }
 
-/// The output directory must be empty of volumes; create it if missing.
+/// Staging directories are named this plus the packing process's id.
+const STAGING_PREFIX: &str = ".ferry-partial-";
+
+/// The output directory must be empty of volumes; create it if missing, and remove the
+/// staging directories of earlier runs that were killed.
 fn prepare_out(out: &Path) -> Result<(), PackError> {
     std::fs::create_dir_all(out).map_err(|source| PackError::Io {
         path: out.to_path_buf(),
@@ -267,6 +271,11 @@ fn prepare_out(out: &Path) -> Result<(), PackError> {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with(VOLUME_DIR_PREFIX) {
             return Err(PackError::OutputExists(out.to_path_buf(), name));
+        }
+        if let Some(pid) = name.strip_prefix(STAGING_PREFIX)
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
     Ok(())

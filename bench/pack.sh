@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Benchmark: pack, verify and verify --deep a synthetic library of real RPMs, and compare
+# with the yardsticks of the field notes (openssl's SHA-256; tar | zstd | split + sha256sum).
+#
+# Usage: bench/pack.sh [TOTAL_MB] [RPM_MB]     (default 2048 MB in 64 MB packages)
+# Needs rpmbuild, createrepo_c, openssl, zstd, GNU time (/usr/bin/time).
+# The library is kept in $BENCH_DIR (default /tmp/ferry-bench) between runs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TOTAL_MB=${1:-2048}
+RPM_MB=${2:-64}
+DIR=${BENCH_DIR:-/tmp/ferry-bench}
+N=$((TOTAL_MB / RPM_MB))
+LIB=$DIR/lib-$TOTAL_MB-$RPM_MB
+cargo build --release --locked --quiet
+FERRY=$PWD/target/release/ferry
+
+if [[ ! -f $LIB/repodata/repomd.xml ]]; then
+    echo "building $N RPMs of $RPM_MB MB in $LIB ..." >&2
+    W=$(mktemp -d)
+    mkdir -p "$W/SOURCES" "$W/SPECS" "$LIB/Packages"
+    for i in $(seq 1 "$N"); do
+        head -c $((RPM_MB << 20)) /dev/urandom > "$W/SOURCES/blob$i.bin"
+        cat > "$W/SPECS/b$i.spec" <<SPEC
+Name: bench$i
+Version: 1
+Release: 1
+Summary: benchmark payload
+License: none
+BuildArch: noarch
+Source0: blob$i.bin
+%description
+payload
+%install
+mkdir -p %{buildroot}/opt/bench
+cp %{SOURCE0} %{buildroot}/opt/bench/
+%files
+/opt/bench/blob$i.bin
+SPEC
+        HOME=$W rpmbuild --quiet -bb --define "_topdir $W" --define "_binary_payload w0.ufdio" \
+            --define "_build_id_links none" "$W/SPECS/b$i.spec" 2>/dev/null
+        mv "$W"/RPMS/noarch/*.rpm "$LIB/Packages/"
+        rm -f "$W/SOURCES/blob$i.bin"
+    done
+    rm -rf "$W"
+    createrepo_c --quiet "$LIB"
+fi
+cat > "$DIR/catalog.toml" <<CAT
+organization = "bench"
+[[product]]
+label = "bench"
+name = "Benchmark"
+[[product.repository]]
+label = "repo"
+name = "Synthetic RPMs"
+path = "$LIB"
+CAT
+bytes=$(du -sb "$LIB" | cut -f1)
+mb=$((bytes / 1000000))
+echo "library: $mb MB in $N RPMs" >&2
+rm -rf "$DIR/out" "$DIR/key".*
+"$FERRY" keygen --out "$DIR/key" >/dev/null
+
+t() { # t LABEL CMD...  -> "LABEL: S s, MB/s, max RSS KB"
+    local label=$1; shift
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    /usr/bin/time -f "%e %M" -o "$DIR/time" "$@" >/dev/null 2>&1
+    read -r secs rss < "$DIR/time"
+    printf '%-34s %7.2f s %8.0f MB/s   max RSS %6d KB\n' "$label" "$secs" "$(echo "$mb / $secs" | bc -l)" "$rss"
+}
+echo "(caches dropped before each run when allowed: $( [[ -w /proc/sys/vm/drop_caches ]] && echo yes || echo no))"
+t "openssl dgst -sha256 (read+hash)" sh -c "cat $LIB/Packages/*.rpm | openssl dgst -sha256"
+t "tar|zstd -T0 -3|split + sha256sum" sh -c "tar -C $LIB -cf - . | zstd -T0 -3 -q | split -b 4000M - $DIR/split. && sha256sum $DIR/split.*"
+rm -f "$DIR"/split.*
+t "ferry pack (4G media)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/out" --media-size 4G
+t "ferry verify" sh -c "$FERRY verify --trust $DIR/key.pub $DIR/out/vol-*"
+t "ferry verify --deep" sh -c "$FERRY verify --deep --trust $DIR/key.pub $DIR/out/vol-*"
+du -sb "$DIR/out" | awk -v m="$mb" '{printf "bundle on media: %d MB (%.2f%% of the library)\n", $1/1000000, $1/10000/m}'
