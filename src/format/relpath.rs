@@ -11,7 +11,7 @@ pub struct BadPath {
     /// The path (shortened to 200 characters).
     pub path: String,
     /// What is wrong with it.
-    pub why: &'static str,
+    pub why: String,
 }
 
 /// Longest path accepted, in bytes.
@@ -23,35 +23,44 @@ pub const MAX_COMPONENT: usize = 255;
 /// not empty, not absolute, no empty, `.` or `..` component, no backslash, no control
 /// character, at most [`MAX_PATH`] bytes and [`MAX_COMPONENT`] bytes per component.
 pub fn check(p: &str) -> Result<(), BadPath> {
-    let bad = |why| {
+    let bad = |why: String| {
         Err(BadPath {
             path: p.chars().take(200).collect(),
             why,
         })
     };
     if p.is_empty() {
-        return bad("empty path");
+        return bad("empty path".into());
     }
     if p.len() > MAX_PATH {
-        return bad("path too long");
+        return bad(format!("{} bytes long, the limit is {MAX_PATH}", p.len()));
     }
     if p.starts_with('/') {
-        return bad("absolute path");
+        return bad("absolute path".into());
     }
-    for c in p.split('/') {
+    if let Some(c) = p.chars().find(|&c| c == '\\' || c.is_control()) {
+        return bad(match c {
+            '\\' => "contains a backslash".into(),
+            '\0' => "contains a NUL byte".into(),
+            c => format!("contains control character {c:?}"),
+        });
+    }
+    if p.ends_with('/') {
+        return bad("ends with '/' (names a directory)".into());
+    }
+    for (i, c) in p.split('/').enumerate() {
+        let n = i + 1;
         match c {
-            "" => return bad("empty component (double or trailing slash)"),
-            "." | ".." => return bad("'.' or '..' component"),
+            "" => return bad(format!("component {n} is empty ('//')")),
+            "." => return bad(format!("component {n} is '.'")),
+            ".." => return bad(format!("component {n} is '..'")),
+            c if c.len() > MAX_COMPONENT => {
+                return bad(format!(
+                    "component {n} is {} bytes long, the limit is {MAX_COMPONENT}",
+                    c.len()
+                ));
+            }
             _ => {}
-        }
-        if c.len() > MAX_COMPONENT {
-            return bad("component longer than 255 bytes");
-        }
-        if c.contains('\\') {
-            return bad("backslash");
-        }
-        if c.chars().any(char::is_control) {
-            return bad("control character");
         }
     }
     Ok(())

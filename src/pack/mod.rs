@@ -241,7 +241,14 @@ fn write(
     let objects = manifest.objects.len();
     let files = manifest.trees.iter().map(|t| t.files.len()).sum();
     progress.begin("signing volumes", None);
-    let volumes = finish::write_volumes(staging, &opts.out, &manifest, key, opts.media_size, opts.max_file_size)?;
+    let volumes = finish::write_volumes(
+        staging,
+        &opts.out,
+        &manifest,
+        key,
+        opts.media_size,
+        opts.max_file_size,
+    )?;
     progress.end();
     Ok(PackSummary {
         bundle: Manifest::id_of(&manifest.encode()),
