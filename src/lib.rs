@@ -17,5 +17,6 @@ pub mod progress;
 pub mod size;
 pub mod time;
 pub mod verify;
+pub mod volume_set;
 pub mod volumes;
 pub mod yum;

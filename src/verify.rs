@@ -12,38 +12,11 @@ use crate::format::constants::{
 };
 use crate::format::manifest::Manifest;
 use crate::format::signify::PublicKey;
-use crate::format::{BundleId, ObjectId};
+use crate::format::ObjectId;
 use crate::object_reader::read_object;
 use crate::progress::Progress;
+use crate::volume_set::{self, Finding, Findings};
 use crate::volumes::{self, FileCheck, ProblemKind, Volume};
-
-/// One thing wrong.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// The volume directory as given.
-    pub volume: String,
-    /// Its number, when known.
-    pub number: Option<u32>,
-    /// The file on that volume, when one is at fault.
-    pub file: Option<String>,
-    /// Kind of problem.
-    pub kind: ProblemKind,
-    /// What it means.
-    pub detail: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.volume)?;
-        if let Some(n) = self.number {
-            write!(f, " (volume {n})")?;
-        }
-        match &self.file {
-            Some(file) => write!(f, ": {file} {}", self.detail),
-            None => write!(f, ": {}", self.detail),
-        }
-    }
-}
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -83,29 +56,6 @@ impl Report {
     }
 }
 
-struct Ctx {
-    findings: Vec<Finding>,
-}
-
-impl Ctx {
-    fn add(
-        &mut self,
-        dir: &Path,
-        number: Option<u32>,
-        file: Option<&str>,
-        kind: ProblemKind,
-        detail: impl Into<String>,
-    ) {
-        self.findings.push(Finding {
-            volume: dir.display().to_string(),
-            number,
-            file: file.map(str::to_string),
-            kind,
-            detail: detail.into(),
-        });
-    }
-}
-
 /// Check volume directories against trusted keys.
 pub fn verify(
     dirs: &[PathBuf],
@@ -113,63 +63,12 @@ pub fn verify(
     deep: bool,
     progress: &dyn Progress,
 ) -> Report {
-    let mut cx = Ctx {
-        findings: Vec::new(),
-    };
     let mut report = Report::default();
-
-    // 1. Signatures and identities.
-    let mut opened: Vec<(Volume, Vec<u8>)> = Vec::new();
-    for dir in dirs {
-        match volumes::open(dir, trusted) {
-            Ok(v) => opened.push(v),
-            Err(p) => cx.add(dir, None, Some(&p.file), p.kind, p.detail),
-        }
-    }
-    // 2. Which bundle: the one most of the given volumes belong to.
-    let mut counts: BTreeMap<BundleId, usize> = BTreeMap::new();
-    for (v, _) in &opened {
-        *counts.entry(v.info.bundle).or_default() += 1;
-    }
-    let Some(bundle) = opened
-        .iter()
-        .map(|(v, _)| v.info.bundle)
-        .max_by_key(|b| (counts[b], std::cmp::Reverse(first_index(&opened, b))))
-    else {
+    let set = volume_set::open_set(dirs, trusted);
+    let mut cx = set.findings;
+    let Some((bundle, manifest)) = set.bundle else {
         report.findings = cx.findings;
-        if report.findings.is_empty() {
-            report.findings.push(Finding {
-                volume: "-".into(),
-                number: None,
-                file: None,
-                kind: ProblemKind::Missing,
-                detail: "no volume given".into(),
-            });
-        }
         return report;
-    };
-    let manifest_bytes = opened
-        .iter()
-        .find(|(v, _)| v.info.bundle == bundle)
-        .map(|(_, m)| m.clone())
-        .unwrap_or_default();
-    let manifest = match Manifest::parse(&manifest_bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            let (v, _) = opened
-                .iter()
-                .find(|(v, _)| v.info.bundle == bundle)
-                .expect("chosen from opened");
-            cx.add(
-                &v.dir,
-                Some(v.info.volume),
-                Some(MANIFEST_FILE),
-                ProblemKind::Malformed,
-                e.to_string(),
-            );
-            report.findings = cx.findings;
-            return report;
-        }
     };
     report.bundle = Some(bundle.to_hex());
     report.organization = Some(manifest.organization.clone());
@@ -177,64 +76,10 @@ pub fn verify(
     report.created = Some(manifest.created.clone());
     report.signer = Some(manifest.signer.to_string());
     report.volumes = Some(manifest.volumes);
-
-    // 3. Sort volumes: this bundle's, by number; others are findings.
-    let mut by_number: BTreeMap<u32, Volume> = BTreeMap::new();
-    for (v, _) in opened {
-        if v.info.bundle != bundle {
-            cx.add(
-                &v.dir,
-                Some(v.info.volume),
-                None,
-                ProblemKind::WrongBundle,
-                format!(
-                    "belongs to bundle {}, not to bundle {} like the other volumes given: keep media of different bundles apart",
-                    v.info.bundle.short(),
-                    bundle.short()
-                ),
-            );
-            continue;
-        }
-        if v.signer != manifest.signer {
-            cx.add(
-                &v.dir,
-                Some(v.info.volume),
-                Some(MANIFEST_FILE),
-                ProblemKind::BadSignature,
-                format!(
-                    "names signer {} but the volume is signed by key {}",
-                    manifest.signer, v.signer
-                ),
-            );
-            continue;
-        }
-        if v.info.volumes != manifest.volumes {
-            cx.add(
-                &v.dir,
-                Some(v.info.volume),
-                Some(VOLUME_FILE),
-                ProblemKind::Malformed,
-                "disagrees with the manifest on the number of volumes",
-            );
-            continue;
-        }
-        if let Some(prev) = by_number.get(&v.info.volume) {
-            cx.add(
-                &v.dir,
-                Some(v.info.volume),
-                None,
-                ProblemKind::Duplicate,
-                format!(
-                    "is volume {} again (also given as {}); checking both",
-                    v.info.volume,
-                    prev.dir.display()
-                ),
-            );
-            // Check the duplicate too, under its own directory.
-            check_packs(&mut cx, &v, &manifest, progress, &mut report);
-            continue;
-        }
-        by_number.insert(v.info.volume, v);
+    let by_number = set.volumes;
+    for v in &set.duplicates {
+        // A volume given twice: check the copy too, under its own directory.
+        check_packs(&mut cx, v, &manifest, progress, &mut report);
     }
 
     // 4. Every file on every volume.
@@ -273,13 +118,6 @@ pub fn verify(
     report
 }
 
-fn first_index(opened: &[(Volume, Vec<u8>)], b: &BundleId) -> usize {
-    opened
-        .iter()
-        .position(|(v, _)| &v.info.bundle == b)
-        .unwrap_or(usize::MAX)
-}
-
 /// Path of a pack on a volume.
 pub fn pack_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(PACKS_DIR).join(format!("{name}.{PACK_EXTENSION}"))
@@ -288,7 +126,7 @@ pub fn pack_path(dir: &Path, name: &str) -> PathBuf {
 /// Check the packs and README of one volume; returns the packs that are there in full
 /// (intact, or corrupt but of the signed size).
 fn check_packs(
-    cx: &mut Ctx,
+    cx: &mut Findings,
     v: &Volume,
     manifest: &Manifest,
     progress: &dyn Progress,
@@ -401,7 +239,7 @@ fn check_packs(
 }
 
 fn deep_check(
-    cx: &mut Ctx,
+    cx: &mut Findings,
     manifest: &Manifest,
     present: &HashMap<String, PathBuf>,
     by_number: &BTreeMap<u32, Volume>,

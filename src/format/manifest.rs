@@ -426,6 +426,12 @@ impl Manifest {
                     o.size
                 ));
             }
+            let order = |p: &Piece| (p.pack.len(), p.pack.clone(), p.offset);
+            if o.pieces.windows(2).any(|w| order(&w[0]) >= order(&w[1])) {
+                return bad(format!(
+                    "object {id}: pieces are not in pack and offset order"
+                ));
+            }
             for piece in &o.pieces {
                 let Some(pack) = self.packs.get(&piece.pack) else {
                     return bad(format!("object {id} names undefined pack {}", piece.pack));
