@@ -8,13 +8,18 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod crashpoint;
 pub mod format;
 pub mod fsutil;
+pub mod import;
 pub mod keys;
 pub mod object_reader;
 pub mod pack;
 pub mod progress;
+pub mod repofile;
 pub mod size;
+pub mod status;
+pub mod store;
 pub mod time;
 pub mod verify;
 pub mod volume_set;

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::format::ObjectId;
 use crate::format::constants::{
     MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, VOLUME_FILE,
 };
 use crate::format::manifest::Manifest;
 use crate::format::signify::PublicKey;
-use crate::format::ObjectId;
 use crate::object_reader::read_object;
 use crate::progress::Progress;
 use crate::volume_set::{self, Finding, Findings};

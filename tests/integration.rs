@@ -5,6 +5,8 @@
 mod common;
 #[path = "integration/damage.rs"]
 mod damage;
+#[path = "integration/import.rs"]
+mod import;
 #[path = "integration/interop.rs"]
 mod interop;
 #[path = "integration/keys.rs"]

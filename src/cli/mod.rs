@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use ferry::format::signify::PublicKey;
 use ferry::size::{self, human};
-use ferry::{catalog, keys, pack, time, verify};
+use ferry::store::{Access, Store};
+use ferry::{catalog, import, keys, pack, time, verify};
 
 /// ferry: carry yum repositories to disconnected networks as signed, content-addressed bundles.
 #[derive(Parser, Debug)]
@@ -65,6 +66,75 @@ enum Command {
         /// Volume directories.
         #[arg(value_name = "VOLDIR", required = true)]
         volumes: Vec<PathBuf>,
+    },
+    /// Verify a bundle completely, then store and publish its repositories.
+    Import {
+        /// The store directory (created if missing).
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Public key(s) to trust for this import, besides those registered with `trust add`.
+        #[arg(long, value_name = "PREFIX.pub")]
+        trust: Vec<PathBuf>,
+        /// Fail at once if another ferry is changing the store, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// Volume directories.
+        #[arg(value_name = "VOLDIR", required = true)]
+        volumes: Vec<PathBuf>,
+    },
+    /// Manage the keys a store trusts.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
+    /// Show what a store holds and publishes.
+    Status {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a dnf .repo file for every published repository.
+    Repofile {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// URL under which a web server serves STORE/published (default: file:// paths).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrustAction {
+    /// Trust a signer's public key for every import into the store.
+    Add {
+        /// The store directory (created if missing).
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// The public key file.
+        #[arg(value_name = "PREFIX.pub")]
+        key: PathBuf,
+    },
+    /// List the trusted keys.
+    List {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+    },
+    /// Stop trusting a key.
+    Remove {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// The key id (16 hex digits).
+        #[arg(value_name = "KEYID")]
+        key_id: String,
     },
 }
 
@@ -144,10 +214,7 @@ pub fn run() -> Result<i32> {
             json,
             volumes,
         } => {
-            let keys: Vec<PublicKey> = trust
-                .iter()
-                .map(|p| keys::load_public(p).with_context(|| format!("--trust {}", p.display())))
-                .collect::<Result<_>>()?;
+            let keys = load_keys(&trust)?;
             for v in &volumes {
                 if !v.is_dir() {
                     bail!(
@@ -167,5 +234,118 @@ pub fn run() -> Result<i32> {
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
+        Command::Import {
+            store,
+            trust,
+            no_wait,
+            json,
+            volumes,
+        } => {
+            let keys = load_keys(&trust)?;
+            let progress = progress::for_stderr();
+            let opts = import::ImportOptions {
+                store,
+                volumes,
+                trust: keys,
+                wait: !no_wait,
+            };
+            let outcome = import::import(&opts, progress.as_ref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+                return Ok(0);
+            }
+            match outcome {
+                import::Outcome::Imported(s) => {
+                    println!(
+                        "imported bundle {} (organization {}, sequence {}): {} objects added ({}), {} already in the store",
+                        &s.bundle[..16],
+                        s.organization,
+                        s.sequence,
+                        s.objects_added,
+                        human(s.bytes_added),
+                        s.objects_present
+                    );
+                    for p in &s.published {
+                        println!(
+                            "  {} {}  version {}",
+                            if p.changed { "published" } else { "unchanged" },
+                            p.path,
+                            p.version
+                        );
+                    }
+                }
+                import::Outcome::AlreadyImported {
+                    bundle, imported, ..
+                } => {
+                    println!(
+                        "bundle {} was already imported on {imported}: nothing to do",
+                        &bundle[..16]
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Trust { action } => match action {
+            TrustAction::Add { store, key } => {
+                let pk = keys::load_public(&key)?;
+                let text = std::fs::read_to_string(&key)?;
+                let comment = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("untrusted comment: ")
+                    .to_string();
+                let s = Store::open(&store, Access::Write { wait: true }, &|m| eprintln!("{m}"))?;
+                s.db.add_trusted_key(&pk.id.to_string(), &text, &comment)?;
+                println!(
+                    "trusting key {} ({comment}) for imports into {}",
+                    pk.id,
+                    store.display()
+                );
+                Ok(0)
+            }
+            TrustAction::List { store } => {
+                let s = Store::open(&store, Access::Read, &|_| {})?;
+                let keys = s.db.trusted_keys()?;
+                if keys.is_empty() {
+                    println!("no trusted keys registered");
+                }
+                for k in keys {
+                    println!("{}  added {}  {}", k.key_id, k.added, k.comment);
+                }
+                Ok(0)
+            }
+            TrustAction::Remove { store, key_id } => {
+                let s = Store::open(&store, Access::Write { wait: true }, &|m| eprintln!("{m}"))?;
+                if s.db.remove_trusted_key(&key_id)? {
+                    println!("no longer trusting key {key_id}");
+                    Ok(0)
+                } else {
+                    bail!("key {key_id} is not trusted by {}", store.display());
+                }
+            }
+        },
+        Command::Status { store, json } => {
+            let s = Store::open(&store, Access::Read, &|_| {})?;
+            let st = ferry::status::status(&s)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+            } else {
+                println!("{st}");
+            }
+            Ok(0)
+        }
+        Command::Repofile { store, base_url } => {
+            let s = Store::open(&store, Access::Read, &|_| {})?;
+            print!("{}", ferry::repofile::repofile(&s, base_url.as_deref())?);
+            Ok(0)
+        }
     }
+}
+
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths
+        .iter()
+        .map(|p| keys::load_public(p).with_context(|| format!("--trust {}", p.display())))
+        .collect()
 }

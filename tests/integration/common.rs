@@ -189,3 +189,95 @@ pub fn tree_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// All files under a directory, following the published symbolic links.
+pub fn published_bytes(store: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = store.join("published");
+    if !dir.exists() {
+        return Default::default();
+    }
+    walkdir::WalkDir::new(&dir)
+        .follow_links(true)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path()
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `ferry import --json`: exit code, stdout, stderr.
+pub fn import(store: &Path, trust: Option<&Path>, vols: &[PathBuf]) -> (i32, String, String) {
+    let mut c = ferry();
+    c.arg("import").arg("--store").arg(store);
+    if let Some(t) = trust {
+        c.arg("--trust").arg(t);
+    }
+    c.args(vols);
+    run(&mut c)
+}
+
+/// A throwaway dnf installroot using the repo file of a store.
+pub struct Dnf {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dnf {
+    /// dnf set up with `repofile` as its only repositories.
+    pub fn new(repofile: &str) -> Self {
+        require("dnf");
+        require("rpm");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dnf.conf"), "").unwrap();
+        std::fs::create_dir(dir.path().join("repos")).unwrap();
+        std::fs::write(dir.path().join("repos/ferry.repo"), repofile).unwrap();
+        Dnf { dir }
+    }
+
+    /// Run dnf with these arguments (as on Debian, in an installroot).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let d = self.dir.path();
+        run(Command::new("dnf")
+            .arg("-y")
+            .arg(format!("--config={}", d.join("dnf.conf").display()))
+            .arg("--noplugins")
+            .arg(format!("--installroot={}", d.join("root").display()))
+            .arg("--releasever=9")
+            .arg("--setopt=module_platform_id=platform:el9")
+            .arg(format!("--setopt=reposdir={}", d.join("repos").display()))
+            .args(args))
+    }
+
+    /// Packages installed in the root, as `name-version-release.arch`.
+    pub fn installed(&self) -> Vec<String> {
+        let out = ok(Command::new("rpm")
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .args(["-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]));
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Pack `catalog` with an existing key into `out`; returns the volumes.
+pub fn pack_with(catalog: &Path, key_prefix: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    ok(ferry()
+        .arg("pack")
+        .arg("--catalog")
+        .arg(catalog)
+        .arg("--key")
+        .arg(key(key_prefix))
+        .arg("--out")
+        .arg(out)
+        .args(extra));
+    volumes(out)
+}

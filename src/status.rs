@@ -1,0 +1,287 @@
+//! `ferry status`: what a store holds and publishes, and where it came from.
+
+use std::fmt;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::store::Store;
+use crate::store::db::DbError;
+
+/// The state of a store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Organizations with content.
+    pub organizations: Vec<String>,
+    /// Products.
+    pub products: Vec<ProductStatus>,
+    /// Library repositories.
+    pub repositories: Vec<RepositoryStatus>,
+    /// Content-view versions.
+    pub content_views: Vec<ViewStatus>,
+    /// Bundles imported, oldest first.
+    pub bundles: Vec<BundleStatus>,
+    /// Keys registered as trusted.
+    pub trusted_keys: Vec<String>,
+}
+
+/// A product.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductStatus {
+    /// Organization.
+    pub organization: String,
+    /// Label.
+    pub label: String,
+    /// Name.
+    pub name: String,
+    /// Its GPG key file name, if it has one.
+    pub gpg_key: Option<String>,
+}
+
+/// A Library repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositoryStatus {
+    /// Organization.
+    pub organization: String,
+    /// Product label.
+    pub product: String,
+    /// Repository label.
+    pub label: String,
+    /// Name.
+    pub name: String,
+    /// Current version number.
+    pub version: i64,
+    /// Packages in it.
+    pub packages: i64,
+    /// Files in it.
+    pub files: i64,
+    /// Bytes of its files.
+    pub bytes: i64,
+    /// Bundle the current version came from.
+    pub bundle: String,
+    /// Path under `published/`.
+    pub published: String,
+    /// Earlier versions kept in the store.
+    pub history: i64,
+}
+
+/// A content-view version.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewStatus {
+    /// Organization.
+    pub organization: String,
+    /// Label.
+    pub label: String,
+    /// Version.
+    pub version: String,
+    /// Name.
+    pub name: String,
+    /// Bundle it came from.
+    pub bundle: String,
+    /// When it was imported.
+    pub imported: String,
+    /// Repositories: `product/repo` with package counts.
+    pub repositories: Vec<(String, i64)>,
+}
+
+/// A bundle imported.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleStatus {
+    /// Id.
+    pub id: String,
+    /// Organization.
+    pub organization: String,
+    /// Signing key id.
+    pub signer: String,
+    /// Sequence.
+    pub sequence: i64,
+    /// Base bundle, for incremental ones.
+    pub base: Option<String>,
+    /// Created (on the connected side).
+    pub created: String,
+    /// Imported (here).
+    pub imported: String,
+    /// Volumes it came on.
+    pub volumes: i64,
+}
+
+/// Read the status of a store.
+pub fn status(store: &Store) -> Result<Status, DbError> {
+    let c = &store.db.conn;
+    let strings = |sql: &str| -> Result<Vec<String>, DbError> {
+        let mut st = c.prepare(sql)?;
+        let r = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(r)
+    };
+    let organizations = strings("SELECT DISTINCT organization FROM bundles ORDER BY organization")?;
+    let trusted_keys = strings("SELECT key_id FROM trusted_keys ORDER BY key_id")?;
+    let mut st = c.prepare(
+        "SELECT organization, label, name, gpg_key_name FROM products ORDER BY organization, label",
+    )?;
+    let products = st
+        .query_map([], |r| {
+            Ok(ProductStatus {
+                organization: r.get(0)?,
+                label: r.get(1)?,
+                name: r.get(2)?,
+                gpg_key: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut st = c.prepare(
+        "SELECT r.organization, r.product, r.label, r.name, v.version, v.packages, v.files, v.bytes, v.bundle,
+                (SELECT COUNT(*) FROM repository_versions h WHERE h.organization = r.organization
+                   AND h.product = r.product AND h.label = r.label) - 1
+         FROM repositories r JOIN repository_versions v
+           ON v.organization = r.organization AND v.product = r.product AND v.label = r.label
+         WHERE v.version = (SELECT MAX(version) FROM repository_versions m WHERE m.organization = r.organization
+                              AND m.product = r.product AND m.label = r.label)
+         ORDER BY r.organization, r.product, r.label",
+    )?;
+    let repositories = st
+        .query_map([], |r| {
+            let org: String = r.get(0)?;
+            let product: String = r.get(1)?;
+            let label: String = r.get(2)?;
+            Ok(RepositoryStatus {
+                published: format!("{org}/library/{product}/{label}"),
+                organization: org,
+                product,
+                label,
+                name: r.get(3)?,
+                version: r.get(4)?,
+                packages: r.get(5)?,
+                files: r.get(6)?,
+                bytes: r.get(7)?,
+                bundle: r.get(8)?,
+                history: r.get(9)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut st = c.prepare(
+        "SELECT organization, label, version, name, bundle, imported FROM view_versions ORDER BY organization, label, seq",
+    )?;
+    let mut content_views: Vec<ViewStatus> = st
+        .query_map([], |r| {
+            Ok(ViewStatus {
+                organization: r.get(0)?,
+                label: r.get(1)?,
+                version: r.get(2)?,
+                name: r.get(3)?,
+                bundle: r.get(4)?,
+                imported: r.get(5)?,
+                repositories: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for v in &mut content_views {
+        let mut st = c.prepare(
+            "SELECT product || '/' || repository, packages FROM view_repositories
+             WHERE organization = ?1 AND view = ?2 AND view_version = ?3 ORDER BY product, repository",
+        )?;
+        v.repositories = st
+            .query_map(params![v.organization, v.label, v.version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    let mut st = c.prepare(
+        "SELECT id, organization, signer, sequence, base, created, imported, volumes FROM bundles ORDER BY imported, sequence",
+    )?;
+    let bundles = st
+        .query_map([], |r| {
+            Ok(BundleStatus {
+                id: r.get(0)?,
+                organization: r.get(1)?,
+                signer: r.get(2)?,
+                sequence: r.get(3)?,
+                base: r.get(4)?,
+                created: r.get(5)?,
+                imported: r.get(6)?,
+                volumes: r.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Status {
+        organizations,
+        products,
+        repositories,
+        content_views,
+        bundles,
+        trusted_keys,
+    })
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::size::human;
+        if self.bundles.is_empty() {
+            return write!(f, "the store is empty: no bundle imported yet");
+        }
+        writeln!(f, "organizations: {}", self.organizations.join(", "))?;
+        writeln!(f, "\nrepositories (Library):")?;
+        for r in &self.repositories {
+            writeln!(
+                f,
+                "  {}/{}/{}  {:?}  version {}  {} packages  {}  from bundle {}{}",
+                r.organization,
+                r.product,
+                r.label,
+                r.name,
+                r.version,
+                r.packages,
+                human(r.bytes as u64),
+                &r.bundle[..16],
+                if r.history > 0 {
+                    format!("  ({} earlier versions kept)", r.history)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        if !self.content_views.is_empty() {
+            writeln!(f, "\ncontent views:")?;
+            for v in &self.content_views {
+                let repos: Vec<String> = v
+                    .repositories
+                    .iter()
+                    .map(|(r, n)| format!("{r} ({n} packages)"))
+                    .collect();
+                writeln!(
+                    f,
+                    "  {}/{} version {}  {:?}  from bundle {}: {}",
+                    v.organization,
+                    v.label,
+                    v.version,
+                    v.name,
+                    &v.bundle[..16],
+                    repos.join(", ")
+                )?;
+            }
+        }
+        writeln!(f, "\nbundles imported:")?;
+        for b in &self.bundles {
+            writeln!(
+                f,
+                "  {}  {}  sequence {}  signed by {}  created {}  imported {}  {} volume{}",
+                &b.id[..16],
+                b.organization,
+                b.sequence,
+                b.signer,
+                b.created,
+                b.imported,
+                b.volumes,
+                if b.volumes == 1 { "" } else { "s" }
+            )?;
+        }
+        write!(
+            f,
+            "\ntrusted keys: {}",
+            if self.trusted_keys.is_empty() {
+                "none registered (imports pass --trust)".to_string()
+            } else {
+                self.trusted_keys.join(", ")
+            }
+        )
+    }
+}

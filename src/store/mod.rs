@@ -1,0 +1,162 @@
+//! The import side's store: content-addressed objects, repository versions built from
+//! them, the published trees clients read, and the catalog and history in SQLite.
+//!
+//! ```text
+//! STORE/
+//!   ferry.db                       catalog, history, trusted keys (SQLite)
+//!   lock                           held by the one process that changes the store
+//!   objects/ab/cdef…               one read-only file per object, named by its SHA-256
+//!   versions/<id>/                 complete repository trees, hard links to objects
+//!   bundles/<bundle id>.toml       manifests of the bundles imported
+//!   published/<org>/library/<product>/<repo>          → ../../../../versions/<id>
+//!   published/<org>/views/<view>/<product>/<repo>     → newest version of the view
+//!   tmp/                           work in progress; emptied by every import
+//! ```
+
+pub mod db;
+pub mod objects;
+pub mod publish;
+pub mod trees;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use db::{Db, DbError};
+
+/// Errors opening or locking a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Not a store.
+    #[error("{} is not a ferry store (no ferry.db): import a bundle into it first", .0.display())]
+    NotAStore(PathBuf),
+    /// Another process holds the lock and we were told not to wait.
+    #[error("another ferry ({0}) is changing this store; try again when it has finished")]
+    Busy(String),
+    /// I/O.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// Error.
+        source: std::io::Error,
+    },
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read the catalog only; no lock.
+    Read,
+    /// Change the store: create it if needed and take the lock, waiting for another
+    /// process that holds it when `wait`.
+    Write {
+        /// Wait for the lock instead of failing.
+        wait: bool,
+    },
+}
+
+/// An open store.
+pub struct Store {
+    /// Its directory.
+    pub root: PathBuf,
+    /// Its database.
+    pub db: Db,
+    _lock: Option<File>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Store {
+    /// Open the store at `root`. `on_wait` is told when another process holds the lock.
+    pub fn open(root: &Path, access: Access, on_wait: &dyn Fn(&str)) -> Result<Self, StoreError> {
+        match access {
+            Access::Read => {
+                let db_path = root.join("ferry.db");
+                if !db_path.is_file() {
+                    return Err(StoreError::NotAStore(root.to_path_buf()));
+                }
+                Ok(Self {
+                    root: root.to_path_buf(),
+                    db: Db::open(&db_path, false)?,
+                    _lock: None,
+                })
+            }
+            Access::Write { wait } => {
+                for d in ["", "objects", "versions", "bundles", "published", "tmp"] {
+                    let p = root.join(d);
+                    std::fs::create_dir_all(&p).map_err(io(&p))?;
+                }
+                let lock_path = root.join("lock");
+                let mut lock = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&lock_path)
+                    .map_err(io(&lock_path))?;
+                match lock.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        let mut holder = String::new();
+                        let _ = lock.read_to_string(&mut holder);
+                        let holder = holder.trim().to_string();
+                        if !wait {
+                            return Err(StoreError::Busy(holder));
+                        }
+                        on_wait(&format!(
+                            "another ferry ({holder}) is changing this store; waiting for it to finish"
+                        ));
+                        lock.lock().map_err(io(&lock_path))?;
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+                }
+                lock.set_len(0).map_err(io(&lock_path))?;
+                lock.rewind().map_err(io(&lock_path))?;
+                let _ = write!(lock, "pid {}", std::process::id());
+                let db = Db::open(&root.join("ferry.db"), true)?;
+                Ok(Self {
+                    root: root.to_path_buf(),
+                    db,
+                    _lock: Some(lock),
+                })
+            }
+        }
+    }
+
+    /// The work directory (emptied by [`Store::clean_tmp`]).
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Remove what an interrupted run left in `tmp/`.
+    pub fn clean_tmp(&self) -> Result<(), StoreError> {
+        let t = self.tmp();
+        std::fs::remove_dir_all(&t)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io(&t))?;
+        std::fs::create_dir_all(&t).map_err(io(&t))
+    }
+
+    /// Make the published links match the database (finishing an interrupted publish).
+    pub fn reconcile(&self) -> Result<usize, StoreError> {
+        let wanted = self.db.publications()?;
+        let p = self.root.join("published");
+        publish::reconcile(&self.root, &wanted).map_err(io(&p))
+    }
+}
