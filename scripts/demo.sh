@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pack the test content library (testdata/) into a signed bundle of 1 MiB volumes, then
-# verify it with ferry and, volume by volume, with signify-openbsd when it is installed.
+# verify it with ferry and, volume by volume, with signify-openbsd when it is installed;
+# then import it into a store (demo/store) and print its status and dnf repo file.
 # Output goes to ./demo/ (removed and rewritten on every run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,3 +19,8 @@ if command -v signify-openbsd >/dev/null; then
         (cd "$v" && signify-openbsd -C -q -p ../../demo.pub -x SHA256.sig) && echo "signify: $v OK"
     done
 fi
+
+# The disconnected side: import into a store and show what dnf would be given.
+$ferry import --store demo/store --trust demo/demo.pub demo/bundle/vol-*
+$ferry status --store demo/store
+$ferry repofile --store demo/store | head -8

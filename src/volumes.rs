@@ -144,7 +144,7 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<u8>), Open
             SIGNATURE_FILE,
             ProblemKind::UntrustedKey,
             format!(
-                "is signed by key {}, which is not trusted (trusted: {}); if that key is genuine, pass its public key with --trust",
+                "is signed by key {}, which is not trusted (trusted: {}); if that key is genuine, pass its public key with --trust (or register it: ferry trust add --store STORE KEY.pub)",
                 sig.key_id,
                 known.join(", ")
             ),

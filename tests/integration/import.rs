@@ -545,3 +545,30 @@ fn publishing_costs_no_second_copy() {
     let object = store.join("objects").join(&id[..2]).join(&id[2..]);
     assert_eq!(std::fs::metadata(object).unwrap().ino(), m.ino());
 }
+
+#[test]
+fn a_store_without_room_is_refused_with_the_figures() {
+    require("unshare");
+    let t = two_bundles();
+    let store = t.tmp.path().join("small");
+    std::fs::create_dir(&store).unwrap();
+    // A 1 MiB file system for a bundle of about 2 MiB, in a private mount namespace.
+    let script = format!(
+        "mount -t tmpfs -o size=1M tmpfs {store} && {ferry} import --store {store} --trust {key} {vols}; rc=$?; find {store}/published {store}/objects -type f | wc -l; exit $rc",
+        store = store.display(),
+        ferry = env!("CARGO_BIN_EXE_ferry"),
+        key = public(&t.key).display(),
+        vols =
+            t.b.iter()
+                .map(|v| v.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+    );
+    let (code, out, err) = run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("not enough space") && err.contains("MiB") && err.contains("free"),
+        "{err}"
+    );
+    assert_eq!(out.trim(), "0", "files were written: {out}");
+}
