@@ -48,6 +48,16 @@ enum Command {
         /// Largest file written (default 4G − 1 byte, for FAT32).
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         max_file_size: Option<u64>,
+        /// Carry only what changed since this bundle (its manifest, or one of its volume directories).
+        #[arg(long, value_name = "PREV", conflicts_with = "incremental")]
+        since: Option<PathBuf>,
+        /// Carry only what changed since the newest bundle made from the state directory.
+        #[arg(long)]
+        incremental: bool,
+        /// The export state directory (bundles made, sequence numbers, file cache);
+        /// default: PREFIX.state beside the key.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
@@ -163,11 +173,20 @@ pub fn run() -> Result<i32> {
             out,
             media_size,
             max_file_size,
+            since,
+            incremental,
+            state,
             json,
         } => {
             let cat = catalog::load(&catalog)?;
             let sk = keys::load_secret(&key)?;
-            let mut opts = pack::PackOptions::new(out, time::creation_time()?);
+            let state = state.unwrap_or_else(|| pack::state::default_dir(&key));
+            let mut opts = pack::PackOptions::new(out, time::creation_time()?, state);
+            opts.since = match (since, incremental) {
+                (Some(p), _) => Some(pack::Since::Bundle(p)),
+                (None, true) => Some(pack::Since::Newest),
+                (None, false) => None,
+            };
             opts.media_size = media_size;
             if let Some(m) = max_file_size {
                 opts.max_file_size = m;
@@ -188,19 +207,29 @@ pub fn run() -> Result<i32> {
                     "files": s.files,
                     "source_bytes": s.source_bytes,
                     "pack_bytes": s.pack_bytes,
+                    "sequence": s.sequence,
+                    "base": s.base.map(|b| b.to_hex()),
+                    "files_read": s.files_read,
+                    "bytes_read": s.bytes_read,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
+                let kind = match s.base {
+                    Some(b) => format!("incremental on {}", b.short()),
+                    None => "full".to_string(),
+                };
                 println!(
-                    "bundle {} signed by key {}: {} volume{}, {} files as {} distinct objects, {} read, {} in packs",
+                    "bundle {} ({kind}, sequence {}) signed by key {}: {} volume{}, {} files, {} objects carried ({} in packs); read {} files ({})",
                     s.bundle.short(),
+                    s.sequence,
                     sk.id,
                     s.volumes.len(),
                     if s.volumes.len() == 1 { "" } else { "s" },
                     s.files,
                     s.objects,
-                    human(s.source_bytes),
-                    human(s.pack_bytes)
+                    human(s.pack_bytes),
+                    s.files_read,
+                    human(s.bytes_read)
                 );
                 for v in &s.volumes {
                     println!("  {}", v.display());

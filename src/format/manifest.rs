@@ -51,6 +51,8 @@ pub struct BaseRef {
     pub bundle: BundleId,
     /// The base bundle's sequence number.
     pub sequence: u64,
+    /// The base bundle's creation time (to name it to an operator).
+    pub created: String,
 }
 
 /// A product: a named group of repositories, optionally with the GPG key that signs its packages.
@@ -284,13 +286,19 @@ impl Manifest {
         if self.sequence == 0 {
             return bad("sequence must be at least 1".into());
         }
-        if let Some(b) = &self.base
-            && b.sequence >= self.sequence
-        {
-            return bad(format!(
-                "base sequence {} is not below this bundle's sequence {}",
-                b.sequence, self.sequence
-            ));
+        if let Some(b) = &self.base {
+            if b.sequence >= self.sequence {
+                return bad(format!(
+                    "base sequence {} is not below this bundle's sequence {}",
+                    b.sequence, self.sequence
+                ));
+            }
+            if !is_rfc3339_utc(&b.created) {
+                return bad(format!(
+                    "base created {:?} is not YYYY-MM-DDTHH:MM:SSZ",
+                    b.created
+                ));
+            }
         }
         if self.volumes == 0 || self.volumes > MAX_VOLUMES {
             return bad(format!(
@@ -550,9 +558,10 @@ impl Manifest {
         if let Some(b) = &self.base {
             let _ = writeln!(
                 w,
-                "base = {{ bundle = {}, sequence = {} }}",
+                "base = {{ bundle = {}, sequence = {}, created = {} }}",
                 string(&b.bundle.to_hex()),
-                b.sequence
+                b.sequence,
+                string(&b.created)
             );
         }
         let _ = writeln!(w, "volumes = {}", self.volumes);
@@ -758,6 +767,24 @@ pub(crate) mod tests {
         let back = Manifest::parse(&bytes).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.encode(), bytes);
+    }
+
+    #[test]
+    fn incremental_round_trip_allows_objects_from_the_base() {
+        let mut m = sample();
+        m.sequence = 2;
+        m.base = Some(BaseRef {
+            bundle: Sha256Digest::of(b"base"),
+            sequence: 1,
+            created: "2026-01-01T00:00:00Z".into(),
+        });
+        m.trees[0]
+            .files
+            .insert("Packages/old.rpm".into(), Sha256Digest::of(b"in the base"));
+        let bytes = m.encode();
+        assert_eq!(Manifest::parse(&bytes).unwrap(), m);
+        m.base = None;
+        assert!(m.check().is_err(), "a full bundle must carry every object");
     }
 
     #[test]

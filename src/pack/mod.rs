@@ -8,10 +8,11 @@ pub mod encoding;
 pub mod finish;
 pub mod plan;
 pub mod reserve;
+pub mod state;
 pub mod stream;
 pub mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, CatalogError};
@@ -36,22 +37,31 @@ pub struct PackOptions {
     pub max_file_size: u64,
     /// Creation time, RFC 3339 UTC.
     pub created: String,
-    /// Sequence number in the signer's stream.
-    pub sequence: u64,
-    /// Base bundle, for incremental bundles.
-    pub base: Option<BaseRef>,
+    /// The export state directory: bundles made, sequence numbers, the file cache.
+    pub state: PathBuf,
+    /// Make an incremental bundle on this base.
+    pub since: Option<Since>,
+}
+
+/// The base of an incremental bundle.
+#[derive(Debug, Clone)]
+pub enum Since {
+    /// The newest bundle the state directory records for the catalog's organization.
+    Newest,
+    /// A bundle given by its manifest file or one of its volume directories.
+    Bundle(PathBuf),
 }
 
 impl PackOptions {
-    /// Defaults: one volume, FAT32's file size limit, sequence 1.
-    pub fn new(out: PathBuf, created: String) -> Self {
+    /// Defaults: a full bundle, one volume, FAT32's file size limit.
+    pub fn new(out: PathBuf, created: String, state: PathBuf) -> Self {
         Self {
             out,
             media_size: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             created,
-            sequence: 1,
-            base: None,
+            state,
+            since: None,
         }
     }
 }
@@ -71,6 +81,15 @@ pub struct PackSummary {
     pub source_bytes: u64,
     /// Bytes of packs written.
     pub pack_bytes: u64,
+    /// Sequence number given to the bundle.
+    pub sequence: u64,
+    /// Its base, for an incremental bundle.
+    pub base: Option<BundleId>,
+    /// Source files read and hashed (the others were known: metadata declared or the
+    /// file cache recalled their SHA-256, and the base or the bundle already held them).
+    pub files_read: usize,
+    /// Bytes of those files.
+    pub bytes_read: u64,
 }
 
 /// Why packing failed.
@@ -134,6 +153,12 @@ pub enum PackError {
     /// Writing the bundle failed.
     #[error("writing the bundle failed: {0}")]
     Output(std::io::Error),
+    /// The export state.
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// The base for an incremental bundle cannot be used.
+    #[error("{0}")]
+    Base(String),
     /// The other side of the pipeline stopped.
     #[error("packing was interrupted")]
     Cancelled,
@@ -169,12 +194,35 @@ pub fn pack(
         ));
     }
     prepare_out(&opts.out)?;
+    let state = state::ExportState::open(&opts.state)?;
+    let (base, known) = resolve_base(&state, catalog, key, opts.since.as_ref())?;
+    let made = state.bundles(&catalog.organization)?;
+    let last = made.iter().map(|b| b.sequence).max().unwrap_or(0);
+    let sequence = match &base {
+        Some(b) => {
+            if last > b.sequence {
+                progress.note(&format!(
+                    "note: this state already made sequence {last} for {}; a bundle on the older base {} gets sequence {} and a site that imported {last} will refuse it as stale",
+                    catalog.organization,
+                    b.bundle.short(),
+                    b.sequence + 1
+                ));
+            }
+            b.sequence + 1
+        }
+        None => last + 1,
+    };
 
     progress.begin("reading repository metadata", None);
-    let plan = plan::plan(catalog).map_err(PackError::Source)?;
+    let mut plan = plan::plan(catalog).map_err(PackError::Source)?;
+    plan::apply_cache(&mut plan, &state)?;
     progress.end();
 
-    let skeleton = skeleton(catalog, &plan, key, opts, &[]);
+    let ctx = Ctx {
+        sequence,
+        base: base.clone(),
+    };
+    let skeleton = skeleton(catalog, &plan, key, opts, &ctx, &[]);
     let sizes: Vec<u64> = plan.files.iter().map(|f| f.size).collect();
     let capacity = match opts.media_size {
         None => u64::MAX,
@@ -194,25 +242,106 @@ pub fn pack(
 
     let staging = opts
         .out
-        .join(format!(".ferry-partial-{}", std::process::id()));
+        .join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|source| PackError::Io {
         path: staging.clone(),
         source,
     })?;
-    let result = write(catalog, key, opts, progress, &plan, capacity, &staging);
+    let result = write(
+        catalog, key, opts, progress, &plan, &known, &ctx, capacity, &staging, &state,
+    );
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
 
+/// Numbers of the bundle being made.
+struct Ctx {
+    sequence: u64,
+    base: Option<BaseRef>,
+}
+
+/// The base of an incremental bundle, and the objects the receiving side holds with it.
+fn resolve_base(
+    state: &state::ExportState,
+    catalog: &Catalog,
+    key: &SecretKey,
+    since: Option<&Since>,
+) -> Result<(Option<BaseRef>, HashSet<ObjectId>), PackError> {
+    let manifest = match since {
+        None => return Ok((None, HashSet::new())),
+        Some(Since::Newest) => {
+            let made = state.bundles(&catalog.organization)?;
+            let newest = made.iter().max_by_key(|b| b.sequence).ok_or_else(|| {
+                PackError::Base(format!(
+                    "--incremental: the state directory {} records no bundle for organization {}: make a full bundle first (ferry pack without --incremental)",
+                    state.dir().display(),
+                    catalog.organization
+                ))
+            })?;
+            state.manifest(&newest.id)?.ok_or_else(|| {
+                PackError::Base(format!(
+                    "--incremental: the manifest of bundle {} is missing from {}",
+                    newest.id.short(),
+                    state.dir().display()
+                ))
+            })?
+        }
+        Some(Since::Bundle(p)) => load_previous(p, key)?,
+    };
+    if manifest.organization != catalog.organization {
+        return Err(PackError::Base(format!(
+            "the base bundle is for organization {}, the catalog for {}",
+            manifest.organization, catalog.organization
+        )));
+    }
+    if manifest.signer != key.id {
+        return Err(PackError::Base(format!(
+            "the base bundle was signed by key {}, not by this key {}: a stream has one signer",
+            manifest.signer, key.id
+        )));
+    }
+    let known = state.known_objects(&manifest)?;
+    let id = Manifest::id_of(&manifest.encode());
+    Ok((
+        Some(BaseRef {
+            bundle: id,
+            sequence: manifest.sequence,
+            created: manifest.created.clone(),
+        }),
+        known,
+    ))
+}
+
+/// `--since PREV`: a manifest file, or a volume directory whose signature is checked
+/// with the signing key's public half.
+fn load_previous(p: &Path, key: &SecretKey) -> Result<Manifest, PackError> {
+    let bytes = if p.is_dir() {
+        let (_, bytes) = crate::volumes::open(p, &[key.public()]).map_err(|e| {
+            PackError::Base(format!("--since {}: {} {}", p.display(), e.file, e.detail))
+        })?;
+        bytes
+    } else {
+        std::fs::read(p).map_err(|source| PackError::Io {
+            path: p.to_path_buf(),
+            source,
+        })?
+    };
+    Manifest::parse(&bytes).map_err(|e| PackError::Base(format!("--since {}: {e}", p.display())))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn write(
     catalog: &Catalog,
     key: &SecretKey,
     opts: &PackOptions,
     progress: &dyn Progress,
     plan: &Plan,
+    known: &HashSet<ObjectId>,
+    ctx: &Ctx,
     capacity: u64,
     staging: &Path,
+    state: &state::ExportState,
 ) -> Result<PackSummary, PackError> {
     let source_bytes: u64 = plan.files.iter().map(|f| f.size).sum();
     let writer = PackWriter::new(
@@ -223,10 +352,10 @@ fn write(
         },
     );
     progress.begin("packing", Some(source_bytes));
-    let (ids, written) = stream::stream(plan, writer, progress)?;
+    let (log, written) = stream::stream(plan, known, writer, progress)?;
     progress.end();
 
-    let mut manifest = skeleton(catalog, plan, key, opts, &ids);
+    let mut manifest = skeleton(catalog, plan, key, opts, ctx, &log.ids);
     manifest.volumes = written.volumes;
     manifest.packs = written
         .packs
@@ -250,13 +379,39 @@ fn write(
         opts.max_file_size,
     )?;
     progress.end();
+    // Remember the bundle (the base of the next one) and what was learnt about the files.
+    let read: Vec<_> = log
+        .read
+        .iter()
+        .map(|&i| {
+            let f = &plan.files[i];
+            (
+                f.key.clone(),
+                f.stamp.clone(),
+                log.ids[i],
+                f.declared.clone(),
+            )
+        })
+        .collect();
+    let bytes_read = log.read.iter().map(|&i| plan.files[i].size).sum::<u64>()
+        + plan
+            .files
+            .iter()
+            .filter(|f| f.preloaded.is_some())
+            .map(|f| f.size)
+            .sum::<u64>();
+    let bundle = state.record(&manifest, &manifest.encode(), &read)?;
     Ok(PackSummary {
-        bundle: Manifest::id_of(&manifest.encode()),
+        bundle,
         volumes,
         objects,
         files,
         source_bytes,
         pack_bytes,
+        sequence: ctx.sequence,
+        base: ctx.base.as_ref().map(|b| b.bundle),
+        files_read: log.read.len() + plan.files.iter().filter(|f| f.preloaded.is_some()).count(),
+        bytes_read,
     })
 }
 
@@ -294,6 +449,7 @@ fn skeleton(
     plan: &Plan,
     key: &SecretKey,
     opts: &PackOptions,
+    ctx: &Ctx,
     ids: &[ObjectId],
 ) -> Manifest {
     let placeholder = crate::format::Sha256Digest([0; 32]);
@@ -357,8 +513,8 @@ fn skeleton(
     Manifest {
         created: opts.created.clone(),
         signer: key.id,
-        sequence: opts.sequence,
-        base: opts.base.clone(),
+        sequence: ctx.sequence,
+        base: ctx.base.clone(),
         volumes: 1,
         organization: catalog.organization.clone(),
         products,

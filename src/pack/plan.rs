@@ -11,6 +11,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::state::{ExportState, FileStamp, StateError};
 use crate::catalog::Catalog;
 use crate::format::{ObjectId, Sha256Digest, relpath};
 use crate::yum;
@@ -37,6 +38,12 @@ pub struct SourceFile {
     pub known_id: Option<ObjectId>,
     /// How to name it to the operator: `tree: path`.
     pub display: String,
+    /// Its canonical path (the key of the export state's file cache).
+    pub key: PathBuf,
+    /// Size, time and inode when planned.
+    pub stamp: FileStamp,
+    /// Its SHA-256 came from the export state's cache: it is not read unless needed.
+    pub cached: bool,
 }
 
 /// One repository snapshot to describe in the manifest.
@@ -146,6 +153,9 @@ impl Planner {
                     preloaded,
                     known_id,
                     display: format!("{tree}: {rel}"),
+                    key: canon.clone(),
+                    stamp: FileStamp::of(&meta),
+                    cached: false,
                 });
                 self.by_path.insert(canon, self.files.len() - 1);
                 self.files.len() - 1
@@ -313,6 +323,23 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
         }
     }
     out
+}
+
+/// Fill in the SHA-256 of files the export state's cache has seen unchanged, so that they
+/// need not be read when the receiving side already has them.
+pub fn apply_cache(plan: &mut Plan, state: &ExportState) -> Result<usize, StateError> {
+    let mut hits = 0;
+    for f in &mut plan.files {
+        if f.preloaded.is_some() || f.known_id.is_some() {
+            continue;
+        }
+        if let Some(id) = state.cached(&f.key, &f.stamp, &f.declared)? {
+            f.known_id = Some(id);
+            f.cached = true;
+            hits += 1;
+        }
+    }
+    Ok(hits)
 }
 
 /// Plan the whole catalog.

@@ -51,20 +51,31 @@ fn entry_name(f: &SourceFile) -> String {
     }
 }
 
+/// What the reader learnt: each file's object, and which files it read and hashed.
+pub struct ReadLog {
+    /// Object of each planned file, in plan order.
+    pub ids: Vec<ObjectId>,
+    /// Indexes of the files read from disk (not preloaded, not skipped).
+    pub read: Vec<usize>,
+}
+
 fn read_files(
     files: &[SourceFile],
+    known: &HashSet<ObjectId>,
     tx: SyncSender<Msg>,
     recycle: Receiver<Vec<u8>>,
-) -> Result<Vec<ObjectId>, PackError> {
+) -> Result<ReadLog, PackError> {
     let gone = || PackError::Cancelled;
-    let mut sent: HashSet<ObjectId> = HashSet::new();
+    // Objects the receiving side has (the base chain's) or that this bundle already holds.
+    let mut sent: HashSet<ObjectId> = known.clone();
+    let mut read = Vec::new();
     let mut ids = Vec::with_capacity(files.len());
     let mut buffer = || {
         recycle
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
     };
-    for f in files {
+    for (i, f) in files.iter().enumerate() {
         if let Some(id) = f.known_id
             && sent.contains(&id)
         {
@@ -87,13 +98,14 @@ fn read_files(
             f.known_id
                 .expect("preloaded files are hashed while planning")
         } else {
+            read.push(i);
             stream_file(f, &tx, &mut buffer)?
         };
         let duplicate = !sent.insert(id);
         tx.send(Msg::End { id, duplicate }).map_err(|_| gone())?;
         ids.push(id);
     }
-    Ok(ids)
+    Ok(ReadLog { ids, read })
 }
 
 /// Read one file in chunks, hashing with SHA-256 and every other kind its metadata
@@ -172,16 +184,18 @@ fn stream_file(
     Ok(id)
 }
 
-/// Write every planned file; returns the object id of each file, in plan order.
+/// Write every planned file whose object is not in `known`; returns the object of each
+/// file, in plan order, and which files were read.
 pub fn stream(
     plan: &Plan,
+    known: &HashSet<ObjectId>,
     mut writer: PackWriter,
     progress: &dyn Progress,
-) -> Result<(Vec<ObjectId>, Written), PackError> {
+) -> Result<(ReadLog, Written), PackError> {
     let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
     std::thread::scope(|s| {
-        let reader = s.spawn(move || read_files(&plan.files, tx, recycle_rx));
+        let reader = s.spawn(move || read_files(&plan.files, known, tx, recycle_rx));
         let wrote = write_all(&mut writer, rx, recycle_tx, progress);
         // If writing failed, the receiver is gone and the reader stops at its next send.
         let read = reader

@@ -27,8 +27,9 @@ createrepo_c --quiet --no-database --revision "$SOURCE_DATE_EPOCH" --set-timesta
 CASES=$HERE/cases
 rm -rf "$CASES"
 mkdir -p "$CASES"
-pack() { # pack OUT KEY [CATALOG]
-    "$FERRY" pack --catalog "${3:-$HERE/catalog.toml}" --key "$2" --out "$1" --media-size 24K >/dev/null 2>&1
+pack() { # pack OUT KEY [CATALOG]   (each with a fresh export state: sequence 1)
+    rm -rf "$WORK/state"
+    "$FERRY" pack --catalog "${3:-$HERE/catalog.toml}" --key "$2" --state "$WORK/state" --out "$1" --media-size 24K >/dev/null 2>&1
 }
 pack "$CASES/good" "$HERE/keys/vector.key"
 n=$(ls -d "$CASES"/good/vol-* | wc -l)

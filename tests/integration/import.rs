@@ -19,12 +19,7 @@ struct Two {
 fn two_bundles() -> Two {
     let tmp = tempfile::tempdir().unwrap();
     let key = keygen(tmp.path(), "site");
-    let b = pack_with(
-        &testdata().join("catalog.toml"),
-        &key,
-        &tmp.path().join("b"),
-        &["--media-size", "1M"],
-    );
+    // A first (sequence 1), then B (sequence 2), from the same export state.
     let src = tmp.path().join("src");
     let catalog = testdata_copy(&src);
     let text = std::fs::read_to_string(&catalog).unwrap();
@@ -38,6 +33,12 @@ fn two_bundles() -> Two {
         &catalog,
         &key,
         &tmp.path().join("a"),
+        &["--media-size", "1M"],
+    );
+    let b = pack_with(
+        &testdata().join("catalog.toml"),
+        &key,
+        &tmp.path().join("b"),
         &["--media-size", "1M"],
     );
     assert_eq!(b.len(), 3);

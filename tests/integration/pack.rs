@@ -174,6 +174,8 @@ fn each_distinct_content_is_stored_once_and_trees_match_the_sources() {
 fn same_catalog_key_and_epoch_give_identical_volumes() {
     let tmp = tempfile::tempdir().unwrap();
     let k = keygen(tmp.path(), "k");
+    // The same export state position too: each run starts from a fresh state, so both
+    // bundles are sequence 1.
     let run_pack = |out: &str| {
         ok(ferry()
             .env("SOURCE_DATE_EPOCH", "1767225600")
@@ -181,6 +183,8 @@ fn same_catalog_key_and_epoch_give_identical_volumes() {
             .arg(testdata().join("catalog.toml"))
             .arg("--key")
             .arg(key(&k))
+            .arg("--state")
+            .arg(tmp.path().join(format!("state-{out}")))
             .arg("--out")
             .arg(tmp.path().join(out)));
         tree_bytes(&tmp.path().join(out))

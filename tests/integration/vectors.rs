@@ -96,6 +96,8 @@ fn the_writer_still_produces_the_good_vector_byte_for_byte() {
         .arg(vectors().join("catalog.toml"))
         .arg("--key")
         .arg(vectors().join("keys/vector.key"))
+        .arg("--state")
+        .arg(tmp.path().join("state"))
         .arg("--out")
         .arg(&out)
         .args(["--media-size", "24K"]));
