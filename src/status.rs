@@ -23,7 +23,36 @@ pub struct Status {
     pub bundles: Vec<BundleStatus>,
     /// Keys registered as trusted.
     pub trusted_keys: Vec<String>,
+    /// Bundles whose volumes are arriving one at a time.
+    pub staged: Vec<StagedStatus>,
+    /// The newest events of the store's history (imports, stages, rollbacks, trust changes).
+    pub history: Vec<HistoryEvent>,
 }
+
+/// A bundle partly staged.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedStatus {
+    /// Bundle id.
+    pub bundle: String,
+    /// Volume numbers verified and staged.
+    pub volumes: Vec<u32>,
+}
+
+/// One event of the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEvent {
+    /// When.
+    pub time: String,
+    /// What: `import`, `stage`, `rollback`, `trust-add`, `trust-remove`.
+    pub event: String,
+    /// The bundle concerned.
+    pub bundle: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+/// Events shown by `status`.
+const HISTORY_SHOWN: i64 = 50;
 
 /// A product.
 #[derive(Debug, Clone, Serialize)]
@@ -202,7 +231,35 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
             })
         })?
         .collect::<Result<_, _>>()?;
+    let mut st = c.prepare(
+        "SELECT bundle, group_concat(volume) FROM staged_volumes
+         WHERE bundle NOT IN (SELECT id FROM bundles) GROUP BY bundle ORDER BY bundle",
+    )?;
+    let staged = st
+        .query_map([], |r| {
+            let list: String = r.get(1)?;
+            Ok(StagedStatus {
+                bundle: r.get(0)?,
+                volumes: list.split(',').filter_map(|v| v.parse().ok()).collect(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut st = c.prepare(
+        "SELECT time, event, bundle, detail FROM (SELECT * FROM history ORDER BY id DESC LIMIT ?1) ORDER BY id",
+    )?;
+    let history = st
+        .query_map(params![HISTORY_SHOWN], |r| {
+            Ok(HistoryEvent {
+                time: r.get(0)?,
+                event: r.get(1)?,
+                bundle: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
     Ok(Status {
+        staged,
+        history,
         organizations,
         products,
         repositories,
@@ -272,6 +329,22 @@ impl fmt::Display for Status {
                 b.imported,
                 b.volumes,
                 if b.volumes == 1 { "" } else { "s" }
+            )?;
+        }
+        for s in &self.staged {
+            let v: Vec<String> = s.volumes.iter().map(u32::to_string).collect();
+            writeln!(
+                f,
+                "  {}  partly staged: volumes {} so far",
+                &s.bundle[..16],
+                v.join(", ")
+            )?;
+        }
+        if let Some(last) = self.history.last() {
+            writeln!(
+                f,
+                "\nlast event: {} {} {}",
+                last.time, last.event, last.detail
             )?;
         }
         write!(

@@ -159,6 +159,34 @@ put "$CV" - \
     ferry-docs-1.0-1.noarch.rpm
 "${CREATEREPO[@]}" --checksum sha256 --no-database -g "$SRC/baseos/comps.xml" "$CV"
 
+# rotation/v1, v2, v3: one repository as it changes between media rotations (the
+# incremental-bundle tests). v2 updates ferry-hello and ferry-tools, adds ferry-tilde,
+# removes ferry-docs and adds errata; v3 adds ferry-cli and drops ferry-tilde.
+merge_updateinfo() { # OUT IN...
+    python3 - "$@" <<'PY'
+import sys, xml.etree.ElementTree as ET
+out, *ins = sys.argv[1:]
+root = ET.Element('updates')
+for f in ins:
+    root.extend(ET.parse(f).getroot().findall('update'))
+ET.ElementTree(root).write(out, encoding='UTF-8', xml_declaration=True)
+PY
+}
+ROT=$OUT/rotation
+merge_updateinfo "$WORK/ui-v1.xml" "$SRC/rotation/updateinfo-v1.xml"
+merge_updateinfo "$WORK/ui-v2.xml" "$SRC/rotation/updateinfo-v1.xml" "$SRC/baseos/updateinfo.xml"
+merge_updateinfo "$WORK/ui-v3.xml" "$SRC/rotation/updateinfo-v1.xml" "$SRC/baseos/updateinfo.xml" "$SRC/rotation/updateinfo-v3.xml"
+put "$ROT/v1" - acme-release-9.0-1.noarch.rpm beacon-1.2-1.noarch.rpm ferry-hello-1.0-1.noarch.rpm \
+    ferry-tools-1.9-1.noarch.rpm ferry-docs-1.0-1.noarch.rpm
+put "$ROT/v2" - acme-release-9.0-1.noarch.rpm beacon-1.2-1.noarch.rpm ferry-hello-1.1-1.noarch.rpm \
+    ferry-tools-2.0-1.noarch.rpm 'ferry-tilde-1.0~rc1+git5-1.noarch.rpm'
+put "$ROT/v3" - acme-release-9.0-1.noarch.rpm beacon-1.2-1.noarch.rpm ferry-hello-1.1-1.noarch.rpm \
+    ferry-tools-2.0-1.noarch.rpm ferry-cli-1.0-1.noarch.rpm
+for v in v1 v2 v3; do
+    "${CREATEREPO[@]}" --checksum sha256 --no-database -g "$SRC/baseos/comps.xml" "$ROT/$v"
+    "${MODIFYREPO[@]}" --mdtype updateinfo "$WORK/ui-$v.xml" "$ROT/$v/repodata"
+done
+
 # Every RPM that was built must have been placed somewhere.
 for f in "$RPMS"/*.rpm; do
     [[ -n $(find "$OUT" -name "${f##*/}") ]] || { echo "build-library.sh: unused RPM ${f##*/}" >&2; exit 1; }

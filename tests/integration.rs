@@ -13,6 +13,8 @@ mod interop;
 mod keys;
 #[path = "integration/pack.rs"]
 mod pack;
+#[path = "integration/rotation.rs"]
+mod rotation;
 #[path = "integration/sources.rs"]
 mod sources;
 #[path = "integration/vectors.rs"]

@@ -88,6 +88,10 @@ enum Command {
         /// Fail at once if another ferry is changing the store, instead of waiting.
         #[arg(long)]
         no_wait: bool,
+        /// Accept a bundle older than the store's newest from the same signer and
+        /// organization: a deliberate rollback, recorded in the history.
+        #[arg(long)]
+        allow_rollback: bool,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
@@ -267,6 +271,7 @@ pub fn run() -> Result<i32> {
             store,
             trust,
             no_wait,
+            allow_rollback,
             json,
             volumes,
         } => {
@@ -277,6 +282,7 @@ pub fn run() -> Result<i32> {
                 volumes,
                 trust: keys,
                 wait: !no_wait,
+                allow_rollback,
             };
             let outcome = import::import(&opts, progress.as_ref())?;
             if json {
@@ -302,6 +308,23 @@ pub fn run() -> Result<i32> {
                             p.version
                         );
                     }
+                }
+                import::Outcome::Staged {
+                    bundle,
+                    volumes,
+                    staged,
+                    remaining,
+                } => {
+                    let list =
+                        |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+                    println!(
+                        "bundle {}: volume{} {} of {volumes} verified and staged in the store; still needed: {}. Insert {} and run ferry import again (any order); nothing is published until the last one is in",
+                        &bundle[..16],
+                        if staged.len() == 1 { "" } else { "s" },
+                        list(&staged),
+                        list(&remaining),
+                        if remaining.len() == 1 { "it" } else { "them" }
+                    );
                 }
                 import::Outcome::AlreadyImported {
                     bundle, imported, ..

@@ -60,6 +60,8 @@ pub struct Extracted {
     pub bytes: u64,
     /// Bytes of packs read.
     pub pack_bytes: u64,
+    /// Pieces of objects that span volumes not read in this run, kept in the staging area.
+    pub staged_pieces: u64,
 }
 
 /// Pack names in numeric order.
@@ -69,25 +71,55 @@ fn pack_order(manifest: &Manifest) -> Vec<&String> {
     names
 }
 
-/// Read every pack of `manifest` from `volumes`, check its hash, and store the objects in
-/// `wanted`. Returns an error naming the volume and pack, or the object, at the first
-/// problem; objects already stored stay (they are verified and harmless).
+/// What to do with one piece met in a pack.
+#[derive(Clone, Copy)]
+enum Take {
+    /// Feed the object's decoder; `last` finishes it.
+    Decode { last: bool },
+    /// Keep the stored bytes as piece `k` in the staging area.
+    Stage { k: usize },
+}
+
+/// The file holding piece `k` of object `id` in a staging area.
+pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> std::path::PathBuf {
+    pieces.join(format!("{}.{k}", id.to_hex()))
+}
+
+/// Objects of `wanted` with a piece on a volume outside `present` (they are assembled from
+/// staged pieces).
+pub fn spanning<'a>(
+    manifest: &'a Manifest,
+    wanted: &'a HashSet<ObjectId>,
+    present: &'a BTreeMap<u32, Volume>,
+) -> impl Iterator<Item = &'a ObjectId> + 'a {
+    wanted.iter().filter(move |id| {
+        manifest.objects[*id]
+            .pieces
+            .iter()
+            .any(|p| !present.contains_key(&manifest.packs[&p.pack].volume))
+    })
+}
+
+/// Read every pack on the `present` volumes once, check its hash, and store the objects of
+/// `wanted` that lie wholly on those volumes; pieces of the others are kept under `pieces`
+/// for [`assemble`]. Returns an error naming the volume and pack, or the object, at the
+/// first problem; objects already stored stay (they are verified and harmless).
 pub fn extract(
     root: &Path,
     tmp: &Path,
+    pieces: &Path,
     manifest: &Manifest,
-    volumes: &BTreeMap<u32, Volume>,
+    present: &BTreeMap<u32, Volume>,
     wanted: &HashSet<ObjectId>,
     progress: &dyn Progress,
 ) -> Result<Extracted, ImportError> {
-    // Pieces to take out of each pack, by offset: (offset, length, object, is last piece).
-    let mut index: HashMap<&str, Vec<(u64, u64, ObjectId, bool)>> = HashMap::new();
+    let span: HashSet<&ObjectId> = spanning(manifest, wanted, present).collect();
+    // Pieces to take out of each pack, by offset.
+    let mut index: HashMap<&str, Vec<(u64, u64, ObjectId, Take)>> = HashMap::new();
     let mut batch = Batch::new(root);
     let mut done = Extracted::default();
-    for (id, o) in &manifest.objects {
-        if !wanted.contains(id) {
-            continue;
-        }
+    for id in wanted {
+        let o = &manifest.objects[id];
         if o.pieces.is_empty() {
             let f = ObjectFile::create(tmp, *id, 0).map_err(|e| object_error(manifest, id, e))?;
             batch
@@ -96,24 +128,42 @@ pub fn extract(
             done.objects += 1;
         }
         for (k, p) in o.pieces.iter().enumerate() {
-            index.entry(p.pack.as_str()).or_default().push((
-                p.offset,
-                p.length,
-                *id,
-                k + 1 == o.pieces.len(),
-            ));
+            if !present.contains_key(&manifest.packs[&p.pack].volume) {
+                continue;
+            }
+            let take = if span.contains(id) {
+                Take::Stage { k }
+            } else {
+                Take::Decode {
+                    last: k + 1 == o.pieces.len(),
+                }
+            };
+            index
+                .entry(p.pack.as_str())
+                .or_default()
+                .push((p.offset, p.length, *id, take));
         }
     }
     for v in index.values_mut() {
         v.sort_unstable_by_key(|x| x.0);
     }
+    if !span.is_empty() {
+        std::fs::create_dir_all(pieces).map_err(|e| ImportError::Io {
+            path: pieces.to_path_buf(),
+            source: e,
+        })?;
+    }
 
-    let total: u64 = manifest.packs.values().map(|p| p.size).sum();
+    let packs: Vec<&String> = pack_order(manifest)
+        .into_iter()
+        .filter(|n| present.contains_key(&manifest.packs[*n].volume))
+        .collect();
+    let total: u64 = packs.iter().map(|n| manifest.packs[*n].size).sum();
     progress.begin("importing", Some(total));
     let mut sinks: HashMap<ObjectId, Sink> = HashMap::new();
-    for name in pack_order(manifest) {
+    for name in packs {
         let pack = &manifest.packs[name];
-        let vol = &volumes[&pack.volume];
+        let vol = &present[&pack.volume];
         let path = pack_path(&vol.dir, name);
         let pack_err = |what: String| ImportError::Pack {
             volume: pack.volume,
@@ -140,7 +190,7 @@ pub fn extract(
         };
         let read_err = |e: std::io::Error| pack_err(format!("cannot be read: {e}"));
         let mut buf = vec![0u8; 1 << 20];
-        for &(offset, length, id, last) in
+        for &(offset, length, id, take) in
             index.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[])
         {
             r.skip_to(offset - TAR_BLOCK, &mut buf, progress)
@@ -149,28 +199,49 @@ pub fn extract(
             r.read_exact(&mut header).map_err(read_err)?;
             tar_entry::check_header(&header, length)
                 .map_err(|e| pack_err(format!("entry at {offset}: {e}")))?;
-            let sink = match sinks.entry(id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(new_sink(tmp, manifest, &id)?)
+            match take {
+                Take::Stage { k } => {
+                    let file = piece_file(pieces, &id, k);
+                    let io = |e| ImportError::Io {
+                        path: file.clone(),
+                        source: e,
+                    };
+                    let mut out = File::create(&file).map_err(io)?;
+                    let mut left = length;
+                    while left > 0 {
+                        let n = (left.min(buf.len() as u64)) as usize;
+                        r.read_exact(&mut buf[..n]).map_err(read_err)?;
+                        out.write_all(&buf[..n]).map_err(io)?;
+                        progress.advance(n as u64);
+                        left -= n as u64;
+                    }
+                    done.staged_pieces += 1;
                 }
-            };
-            let mut left = length;
-            while left > 0 {
-                let n = (left.min(buf.len() as u64)) as usize;
-                r.read_exact(&mut buf[..n]).map_err(read_err)?;
-                sink.write(&buf[..n])
-                    .map_err(|e| object_error(manifest, &id, e))?;
-                progress.advance(n as u64);
-                left -= n as u64;
-            }
-            if last {
-                let sink = sinks.remove(&id).expect("open sink");
-                let v = sink.finish().map_err(|e| object_error(manifest, &id, e))?;
-                batch.push(v).map_err(|e| object_error(manifest, &id, e))?;
-                done.objects += 1;
-                done.bytes += manifest.objects[&id].size;
-                crate::crashpoint::hit("extract-object");
+                Take::Decode { last } => {
+                    let sink = match sinks.entry(id) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(new_sink(tmp, manifest, &id)?)
+                        }
+                    };
+                    let mut left = length;
+                    while left > 0 {
+                        let n = (left.min(buf.len() as u64)) as usize;
+                        r.read_exact(&mut buf[..n]).map_err(read_err)?;
+                        sink.write(&buf[..n])
+                            .map_err(|e| object_error(manifest, &id, e))?;
+                        progress.advance(n as u64);
+                        left -= n as u64;
+                    }
+                    if last {
+                        let sink = sinks.remove(&id).expect("open sink");
+                        let v = sink.finish().map_err(|e| object_error(manifest, &id, e))?;
+                        batch.push(v).map_err(|e| object_error(manifest, &id, e))?;
+                        done.objects += 1;
+                        done.bytes += manifest.objects[&id].size;
+                        crate::crashpoint::hit("extract-object");
+                    }
+                }
             }
         }
         r.skip_to(pack.size, &mut buf, progress).map_err(read_err)?;
@@ -186,6 +257,49 @@ pub fn extract(
         return Err(ImportError::Internal(format!(
             "object {id} was not complete after the last pack"
         )));
+    }
+    batch
+        .commit()
+        .map_err(|e| ImportError::Internal(e.to_string()))?;
+    Ok(done)
+}
+
+/// Decode objects from their staged pieces, once every volume has been seen.
+pub fn assemble<'a>(
+    root: &Path,
+    tmp: &Path,
+    pieces: &Path,
+    manifest: &Manifest,
+    ids: impl Iterator<Item = &'a ObjectId>,
+) -> Result<Extracted, ImportError> {
+    let mut batch = Batch::new(root);
+    let mut done = Extracted::default();
+    let mut buf = vec![0u8; 1 << 20];
+    for id in ids {
+        let o = &manifest.objects[id];
+        let mut sink = new_sink(tmp, manifest, id)?;
+        for k in 0..o.pieces.len() {
+            let file = piece_file(pieces, id, k);
+            let mut f = File::open(&file).map_err(|e| ImportError::Io {
+                path: file.clone(),
+                source: e,
+            })?;
+            loop {
+                let n = f.read(&mut buf).map_err(|e| ImportError::Io {
+                    path: file.clone(),
+                    source: e,
+                })?;
+                if n == 0 {
+                    break;
+                }
+                sink.write(&buf[..n])
+                    .map_err(|e| object_error(manifest, id, e))?;
+            }
+        }
+        let v = sink.finish().map_err(|e| object_error(manifest, id, e))?;
+        batch.push(v).map_err(|e| object_error(manifest, id, e))?;
+        done.objects += 1;
+        done.bytes += o.size;
     }
     batch
         .commit()

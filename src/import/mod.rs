@@ -42,6 +42,9 @@ pub struct ImportOptions {
     pub trust: Vec<PublicKey>,
     /// Wait for another import that holds the store.
     pub wait: bool,
+    /// Accept a bundle older than what the store has from the same stream (a deliberate
+    /// rollback, recorded in the history).
+    pub allow_rollback: bool,
 }
 
 /// What an import did.
@@ -80,6 +83,17 @@ pub struct Published {
 pub enum Outcome {
     /// Imported and published.
     Imported(ImportSummary),
+    /// Only some volumes were given: those were verified and staged in the store.
+    Staged {
+        /// Bundle id.
+        bundle: String,
+        /// Volume count.
+        volumes: u32,
+        /// Volume numbers staged so far (this run and earlier ones).
+        staged: Vec<u32>,
+        /// Volume numbers still needed.
+        remaining: Vec<u32>,
+    },
     /// The store already has this bundle.
     AlreadyImported {
         /// Bundle id.
@@ -115,6 +129,24 @@ pub enum ImportError {
         missing: Vec<u32>,
         /// Volume count, when known.
         volumes: Option<u32>,
+    },
+    /// Older than what the store has from the same stream: old or replayed media.
+    #[error("{0}")]
+    Stale(Box<Stale>),
+    /// An incremental bundle whose base is not in the store.
+    #[error(
+        "bundle {} is incremental: it builds on bundle {} (sequence {sequence}, created {created}), which this store does not have; import that bundle first; nothing was changed",
+        &bundle[..16], base.to_hex()
+    )]
+    MissingBase {
+        /// The refused bundle.
+        bundle: String,
+        /// Its base.
+        base: BundleId,
+        /// The base's sequence.
+        sequence: u64,
+        /// The base's creation time.
+        created: String,
     },
     /// A pack is damaged.
     #[error("volume {volume} ({}): packs/{pack}.ferrypack {what}; nothing published was changed", dir.display())]
@@ -165,6 +197,29 @@ pub enum ImportError {
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A refused stale bundle, in detail.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "bundle {} has sequence {sequence}, but this store already has sequence {current} from signer {signer} for {organization} (bundle {}, imported {imported}): these are old or replayed media; nothing was changed. To roll back deliberately, run again with --allow-rollback",
+    &bundle[..16], &current_bundle[..16]
+)]
+pub struct Stale {
+    /// The refused bundle.
+    pub bundle: String,
+    /// Its sequence.
+    pub sequence: u64,
+    /// The store's current sequence.
+    pub current: u64,
+    /// The bundle that has it.
+    pub current_bundle: String,
+    /// When that one was imported.
+    pub imported: String,
+    /// Signer.
+    pub signer: String,
+    /// Organization.
+    pub organization: String,
 }
 
 fn refused_message(findings: &[Finding], missing: &[u32], volumes: Option<u32>) -> String {
@@ -218,18 +273,18 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
 
     // 1. Signatures, identities, completeness.
     let set = volume_set::open_set(&opts.volumes, &trusted);
-    let missing = set.missing();
     let volumes = set.bundle.as_ref().map(|(_, m)| m.volumes);
     let Some((bundle, manifest)) = set.bundle else {
         return Err(ImportError::Refused {
             findings: set.findings.findings,
-            missing,
+            missing: Vec::new(),
             volumes,
         });
     };
-    if let Some(when) = store.db.bundle_imported(&bundle.to_hex())? {
+    let id = bundle.to_hex();
+    if let Some(when) = store.db.bundle_imported(&id)? {
         return Ok(Outcome::AlreadyImported {
-            bundle: bundle.to_hex(),
+            bundle: id,
             imported: when,
             republished,
         });
@@ -237,10 +292,10 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
     let mut findings = set.findings.findings;
     // A duplicate volume is harmless for import: the first copy given is used.
     findings.retain(|f| f.kind != crate::volumes::ProblemKind::Duplicate);
-    if !findings.is_empty() || !missing.is_empty() {
+    if !findings.is_empty() {
         return Err(ImportError::Refused {
             findings,
-            missing,
+            missing: Vec::new(),
             volumes,
         });
     }
@@ -266,6 +321,18 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
             }
         }
     }
+    let rollback = check_stream(&store, &id, &manifest, opts.allow_rollback)?;
+
+    // Volumes staged by earlier runs are not read again; together with the ones given they
+    // may complete the set.
+    let staged: Vec<u32> = store.db.staged_volumes(&id)?;
+    let mut present = set.volumes;
+    present.retain(|n, _| !staged.contains(n));
+    let remaining: Vec<u32> = (1..=manifest.volumes)
+        .filter(|n| !present.contains_key(n) && !staged.contains(n))
+        .collect();
+    let stage_dir = store.root.join("staging").join(&id);
+    let pieces = stage_dir.join("pieces");
 
     // 2. Objects.
     let wanted: HashSet<ObjectId> = manifest
@@ -275,14 +342,44 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         .copied()
         .collect();
     check_space(&store, &manifest, &wanted)?;
-    let extracted = extract::extract(
+    let mut extracted = extract::extract(
         &store.root,
         &store.tmp(),
+        &pieces,
         &manifest,
-        &set.volumes,
+        &present,
         &wanted,
         progress,
     )?;
+    if !remaining.is_empty() {
+        // Keep what was verified and wait for the other volumes.
+        objects::sync_filesystem(&store.root).map_err(io(&store.root))?;
+        let now: Vec<u32> = present.keys().copied().collect();
+        store.db.add_staged(&id, &now)?;
+        let mut all: Vec<u32> = staged.iter().chain(now.iter()).copied().collect();
+        all.sort_unstable();
+        return Ok(Outcome::Staged {
+            bundle: id,
+            volumes: manifest.volumes,
+            staged: all,
+            remaining,
+        });
+    }
+    // Every volume seen: objects that span volumes are decoded from their staged pieces.
+    let spanning: Vec<ObjectId> = extract::spanning(&manifest, &wanted, &present)
+        .copied()
+        .collect();
+    if !spanning.is_empty() {
+        let more = extract::assemble(
+            &store.root,
+            &store.tmp(),
+            &pieces,
+            &manifest,
+            spanning.iter(),
+        )?;
+        extracted.objects += more.objects;
+        extracted.bytes += more.bytes;
+    }
     crate::crashpoint::hit("after-objects");
 
     // 3. Versions.
@@ -319,11 +416,19 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
     objects::sync_filesystem(&store.root).map_err(io(&store.root))?;
 
     // 4. The transaction.
-    let published = record(&store, &bundle, &manifest, &versions, &extracted)?;
+    let published = record(
+        &store,
+        &bundle,
+        &manifest,
+        &versions,
+        &extracted,
+        rollback.as_deref(),
+    )?;
     crate::crashpoint::hit("after-commit");
 
     // 5. Publish.
     store.reconcile()?;
+    let _ = std::fs::remove_dir_all(&stage_dir);
     Ok(Outcome::Imported(ImportSummary {
         bundle: bundle.to_hex(),
         organization: manifest.organization.clone(),
@@ -333,6 +438,49 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         objects_present: manifest.objects.len() as u64 - wanted.len() as u64,
         published,
     }))
+}
+
+/// Old or replayed media are refused; an incremental bundle needs its base. Returns the
+/// history note of a deliberate rollback.
+fn check_stream(
+    store: &Store,
+    id: &str,
+    m: &Manifest,
+    allow_rollback: bool,
+) -> Result<Option<String>, ImportError> {
+    let mut rollback = None;
+    if let Some(head) = store
+        .db
+        .stream_head(&m.organization, &m.signer.to_string())?
+        && m.sequence <= head.sequence
+    {
+        if !allow_rollback {
+            return Err(ImportError::Stale(Box::new(Stale {
+                bundle: id.to_string(),
+                sequence: m.sequence,
+                current: head.sequence,
+                current_bundle: head.bundle,
+                imported: head.imported,
+                signer: m.signer.to_string(),
+                organization: m.organization.clone(),
+            })));
+        }
+        rollback = Some(format!(
+            "deliberate rollback (--allow-rollback): sequence {} over {} (bundle {})",
+            m.sequence, head.sequence, head.bundle
+        ));
+    }
+    if let Some(base) = &m.base
+        && store.db.bundle_imported(&base.bundle.to_hex())?.is_none()
+    {
+        return Err(ImportError::MissingBase {
+            bundle: id.to_string(),
+            base: base.bundle,
+            sequence: base.sequence,
+            created: base.created.clone(),
+        });
+    }
+    Ok(rollback)
 }
 
 /// Which product each tree belongs to (its GPG key is published beside it).
@@ -407,6 +555,7 @@ fn record(
     m: &Manifest,
     versions: &BTreeMap<String, (String, u64)>,
     extracted: &extract::Extracted,
+    rollback: Option<&str>,
 ) -> Result<Vec<Published>, ImportError> {
     let now = crate::time::rfc3339(crate::time::now_secs());
     let org = &m.organization;
@@ -589,6 +738,15 @@ fn record(
         ],
     )
     .map_err(sql)?;
+    if let Some(note) = rollback {
+        tx.execute(
+            "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'rollback', ?2, ?3)",
+            params![now, b, note],
+        )
+        .map_err(sql)?;
+    }
+    tx.execute("DELETE FROM staged_volumes WHERE bundle = ?1", params![b])
+        .map_err(sql)?;
     tx.commit().map_err(sql)?;
     Ok(published)
 }

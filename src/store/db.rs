@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS view_repositories(
     packages INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
     PRIMARY KEY(organization, view, view_version, product, repository));
 CREATE TABLE IF NOT EXISTS publications(path TEXT PRIMARY KEY, tree TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged_volumes(
+    bundle TEXT NOT NULL, volume INTEGER NOT NULL, staged TEXT NOT NULL, PRIMARY KEY(bundle, volume));
 CREATE TABLE IF NOT EXISTS history(
     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, event TEXT NOT NULL,
     bundle TEXT, detail TEXT NOT NULL);
@@ -206,5 +208,68 @@ impl Db {
         }
         tx.commit()?;
         Ok(n > 0)
+    }
+}
+
+/// The newest bundle of a stream (one signer, one organization) in a store.
+#[derive(Debug, Clone)]
+pub struct StreamHead {
+    /// Its id.
+    pub bundle: String,
+    /// Its sequence.
+    pub sequence: u64,
+    /// When it was imported.
+    pub imported: String,
+}
+
+impl Db {
+    /// The bundle with the highest sequence from `signer` for `org`.
+    pub fn stream_head(&self, org: &str, signer: &str) -> Result<Option<StreamHead>, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, sequence, imported FROM bundles WHERE organization = ?1 AND signer = ?2
+                 ORDER BY sequence DESC, imported DESC LIMIT 1",
+                params![org, signer],
+                |r| {
+                    Ok(StreamHead {
+                        bundle: r.get(0)?,
+                        sequence: r.get::<_, i64>(1)? as u64,
+                        imported: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Volume numbers of `bundle` verified and staged by earlier runs.
+    pub fn staged_volumes(&self, bundle: &str) -> Result<Vec<u32>, DbError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT volume FROM staged_volumes WHERE bundle = ?1 ORDER BY volume")?;
+        let rows = st.query_map(params![bundle], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Record volumes of `bundle` as verified and staged.
+    pub fn add_staged(&self, bundle: &str, volumes: &[u32]) -> Result<(), DbError> {
+        let now = crate::time::rfc3339(crate::time::now_secs());
+        let tx = self.conn.unchecked_transaction()?;
+        for v in volumes {
+            tx.execute(
+                "INSERT OR REPLACE INTO staged_volumes(bundle, volume, staged) VALUES(?1, ?2, ?3)",
+                params![bundle, v, now],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'stage', ?2, ?3)",
+            params![
+                now,
+                bundle,
+                format!("volumes {volumes:?} verified and staged")
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }
