@@ -15,13 +15,13 @@ LIB=$DIR/lib-$TOTAL_MB-$RPM_MB
 cargo build --release --locked --quiet
 FERRY=$PWD/target/release/ferry
 
-if [[ ! -f $LIB/repodata/repomd.xml ]]; then
-    echo "building $N RPMs of $RPM_MB MB in $LIB ..." >&2
+# make_rpm I: build bench$I (RPM_MB of random bytes, stored uncompressed) into $LIB/Packages
+make_rpm() {
+    local i=$1 W
     W=$(mktemp -d)
     mkdir -p "$W/SOURCES" "$W/SPECS" "$LIB/Packages"
-    for i in $(seq 1 "$N"); do
-        head -c $((RPM_MB << 20)) /dev/urandom > "$W/SOURCES/blob$i.bin"
-        cat > "$W/SPECS/b$i.spec" <<SPEC
+    head -c $((RPM_MB << 20)) /dev/urandom > "$W/SOURCES/blob$i.bin"
+    cat > "$W/SPECS/b$i.spec" <<SPEC
 Name: bench$i
 Version: 1
 Release: 1
@@ -37,14 +37,19 @@ cp %{SOURCE0} %{buildroot}/opt/bench/
 %files
 /opt/bench/blob$i.bin
 SPEC
-        HOME=$W rpmbuild --quiet -bb --define "_topdir $W" --define "_binary_payload w0.ufdio" \
-            --define "_build_id_links none" "$W/SPECS/b$i.spec" 2>/dev/null
-        mv "$W"/RPMS/noarch/*.rpm "$LIB/Packages/"
-        rm -f "$W/SOURCES/blob$i.bin"
-    done
+    HOME=$W rpmbuild --quiet -bb --define "_topdir $W" --define "_binary_payload w0.ufdio" \
+        --define "_build_id_links none" "$W/SPECS/b$i.spec" 2>/dev/null
+    mv "$W"/RPMS/noarch/*.rpm "$LIB/Packages/"
     rm -rf "$W"
+}
+
+if [[ ! -f $LIB/repodata/repomd.xml ]]; then
+    echo "building $N RPMs of $RPM_MB MB in $LIB ..." >&2
+    for i in $(seq 1 "$N"); do make_rpm "$i"; done
     createrepo_c --quiet "$LIB"
 fi
+rm -f "$LIB"/Packages/bench-new*.rpm "$LIB"/Packages/bench0-*.rpm
+createrepo_c --quiet --update "$LIB"
 cat > "$DIR/catalog.toml" <<CAT
 organization = "bench"
 [[product]]
@@ -58,7 +63,7 @@ CAT
 bytes=$(du -sb "$LIB" | cut -f1)
 mb=$((bytes / 1000000))
 echo "library: $mb MB in $N RPMs" >&2
-rm -rf "$DIR/out" "$DIR/key".*
+rm -rf "$DIR/out" "$DIR/inc"* "$DIR/key".*
 "$FERRY" keygen --out "$DIR/key" >/dev/null
 
 t() { # t LABEL CMD...  -> "LABEL: S s, MB/s, max RSS KB"
@@ -75,4 +80,9 @@ rm -f "$DIR"/split.*
 t "ferry pack (4G media)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/out" --media-size 4G
 t "ferry verify" sh -c "$FERRY verify --trust $DIR/key.pub $DIR/out/vol-*"
 t "ferry verify --deep" sh -c "$FERRY verify --deep --trust $DIR/key.pub $DIR/out/vol-*"
+t "ferry pack --incremental (no change)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/inc1" --media-size 4G --incremental
+make_rpm 0 && createrepo_c --quiet --update "$LIB"
+t "ferry pack --incremental (+1 RPM)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/inc2" --media-size 4G --incremental
+du -sb "$DIR/inc2" | awk '{printf "incremental bundle (+1 RPM of '"$RPM_MB"' MB) on media: %.1f MB\n", $1/1000000}'
+rm -f "$LIB"/Packages/bench0-*.rpm && createrepo_c --quiet --update "$LIB"
 du -sb "$DIR/out" | awk -v m="$mb" '{printf "bundle on media: %d MB (%.2f%% of the library)\n", $1/1000000, $1/10000/m}'

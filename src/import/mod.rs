@@ -253,6 +253,7 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
     })?;
     store.clean_tmp()?;
     let republished = store.reconcile()?;
+    store.clean_staging()?;
     if republished > 0 {
         progress.note(&format!(
             "finished publishing {republished} repositories left by an interrupted import"
@@ -355,7 +356,9 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         // Keep what was verified and wait for the other volumes.
         objects::sync_filesystem(&store.root).map_err(io(&store.root))?;
         let now: Vec<u32> = present.keys().copied().collect();
-        store.db.add_staged(&id, &now)?;
+        if !now.is_empty() {
+            store.db.add_staged(&id, &now)?;
+        }
         let mut all: Vec<u32> = staged.iter().chain(now.iter()).copied().collect();
         all.sort_unstable();
         return Ok(Outcome::Staged {

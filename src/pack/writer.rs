@@ -321,10 +321,13 @@ impl PackWriter {
                 )
             })
             .collect();
+        // A bundle that carries nothing new (an incremental with no change) still has one
+        // volume, for its manifest and signature.
+        std::fs::create_dir_all(staging_volume_dir(&self.root, self.volume.max(1)))?;
         Ok(Written {
             packs,
             objects: self.objects,
-            volumes: self.volume,
+            volumes: self.volume.max(1),
         })
     }
 }

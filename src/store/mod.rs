@@ -10,6 +10,7 @@
 //!   bundles/<bundle id>.toml       manifests of the bundles imported
 //!   published/<org>/library/<product>/<repo>          → ../../../../versions/<id>
 //!   published/<org>/views/<view>/<product>/<repo>     → newest version of the view
+//!   staging/<bundle id>/pieces/    pieces of objects whose volumes arrive in separate runs
 //!   tmp/                           work in progress; emptied by every import
 //! ```
 
@@ -151,6 +152,22 @@ impl Store {
             })
             .map_err(io(&t))?;
         std::fs::create_dir_all(&t).map_err(io(&t))
+    }
+
+    /// Remove the staging areas of bundles that are imported (left by a run killed after
+    /// its commit).
+    pub fn clean_staging(&self) -> Result<(), StoreError> {
+        let dir = self.root.join("staging");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if self.db.bundle_imported(&name)?.is_some() {
+                std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Make the published links match the database (finishing an interrupted publish).

@@ -285,6 +285,21 @@ fn rotations_apply_in_order_and_old_or_replayed_media_change_nothing() {
     assert!(out.contains("already imported"), "{out}");
     assert_eq!(published_bytes(&store), before);
 
+    // A trip with no change carries nothing but is still a signed, importable bundle.
+    let (s4, nothing) = site.pack("trip4", &["--incremental"]);
+    assert_eq!(
+        (
+            s4["sequence"].as_u64(),
+            s4["objects"].as_u64(),
+            nothing.len()
+        ),
+        (Some(4), Some(0), 1)
+    );
+    let (code, r) = verify(&public(&site.key), &nothing, true);
+    assert_eq!(code, 0, "{r:#}");
+    let out = must_import(&store, &site.key, &nothing);
+    assert!(out.contains("unchanged acme/library/os/base"), "{out}");
+
     // A deliberate rollback is possible, and recorded.
     let out = ok(ferry()
         .arg("import")
