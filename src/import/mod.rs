@@ -602,16 +602,8 @@ fn record(
         .map_err(sql)?;
         let tree = m.tree(&r.tree).expect("checked manifest");
         let (vid, bytes) = &versions[&r.tree];
-        let current: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT version, tree FROM repository_versions WHERE organization = ?1 AND product = ?2 AND label = ?3
-                 ORDER BY version DESC LIMIT 1",
-                params![org, r.product, r.label],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
-            .map_err(sql)?;
+        // The transaction is on the store's connection: this read sees it.
+        let current = store.db.current_version(org, &r.product, &r.label)?;
         let (version, changed) = match current {
             Some((v, t)) if &t == vid => (v, false),
             Some((v, _)) => (v + 1, true),
@@ -702,21 +694,7 @@ fn record(
             .map_err(sql)?;
         for (product, repo, vid) in rows {
             let path = format!("{org}/views/{label}/{product}/{repo}");
-            let old: Option<String> = tx
-                .query_row(
-                    "SELECT tree FROM publications WHERE path = ?1",
-                    params![path],
-                    |r| r.get(0),
-                )
-                .map(Some)
-                .or_else(|e| {
-                    if e == rusqlite::Error::QueryReturnedNoRows {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(sql)?;
+            let old = store.db.publication(&path)?;
             tx.execute(
                 "INSERT OR REPLACE INTO publications(path, tree) VALUES(?1, ?2)",
                 params![path, vid],

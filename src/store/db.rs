@@ -151,6 +151,18 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The version published at `path` (under `published/`), if any.
+    pub fn publication(&self, path: &str) -> Result<Option<String>, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT tree FROM publications WHERE path = ?1",
+                params![path],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The current (highest) version of a repository: `(version, tree)`.
     pub fn current_version(
         &self,

@@ -281,3 +281,10 @@ pub fn pack_with(catalog: &Path, key_prefix: &Path, out: &Path, extra: &[&str]) 
         .args(extra));
     volumes(out)
 }
+
+/// Import with `--trust PREFIX.pub`, insisting on success; returns standard output.
+pub fn must_import(store: &Path, key_prefix: &Path, vols: &[PathBuf]) -> String {
+    let (code, out, err) = import(store, Some(&public(key_prefix)), vols);
+    assert_eq!(code, 0, "import failed:\n{out}\n{err}");
+    out
+}

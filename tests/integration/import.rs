@@ -63,12 +63,6 @@ fn repofile(store: &Path) -> String {
     ok(ferry().arg("repofile").arg("--store").arg(store))
 }
 
-fn must_import(store: &Path, key: &Path, vols: &[PathBuf]) -> String {
-    let (code, out, err) = import(store, Some(&public(key)), vols);
-    assert_eq!(code, 0, "import failed:\n{out}\n{err}");
-    out
-}
-
 #[test]
 fn dnf_installs_from_the_published_store_with_gpg_checks_on() {
     let t = two_bundles();

@@ -100,12 +100,6 @@ fn published(store: &Path, rel: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn must_import(store: &Path, key_prefix: &Path, vols: &[PathBuf]) -> String {
-    let (code, out, err) = import(store, Some(&public(key_prefix)), vols);
-    assert_eq!(code, 0, "import failed:\n{out}\n{err}");
-    out
-}
-
 #[test]
 fn an_incremental_bundle_carries_only_what_changed_and_dnf_sees_exactly_v2() {
     let site = Site::new();
