@@ -1,7 +1,7 @@
 //! Small filesystem helpers for durable writes.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 /// Create `path` (it must not exist), write `bytes`, and flush them to the medium.
@@ -14,4 +14,31 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Flush a directory's entries (after creating or renaming files in it).
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// The marker inside the `io::Error` of [`read_capped`] for a file over its cap.
+#[derive(Debug)]
+pub struct TooLarge(pub u64);
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "is larger than {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Read a whole file of at most `cap` bytes; a larger one is an error (checked while
+/// reading, so a huge or endless file is never loaded).
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(cap + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            TooLarge(cap),
+        ));
+    }
+    Ok(buf)
 }

@@ -131,11 +131,7 @@ pub fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
 }
 
 fn read_small(path: &Path) -> Result<Vec<u8>, KeyError> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let mut buf = Vec::new();
-    f.take(4096).read_to_end(&mut buf).map_err(io(path))?;
-    Ok(buf)
+    crate::fsutil::read_capped(path, 4096).map_err(io(path))
 }
 
 #[cfg(test)]

@@ -88,33 +88,20 @@ fn problem(file: &str, kind: ProblemKind, detail: impl Into<String>) -> OpenProb
 
 /// Read a whole file of at most `cap` bytes.
 fn read_capped(path: &Path, cap: u64, name: &str) -> Result<Vec<u8>, OpenProblem> {
-    let f = File::open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            problem(name, ProblemKind::Missing, "is missing")
-        } else {
-            problem(
-                name,
-                ProblemKind::Unreadable,
-                format!("cannot be read: {e}"),
-            )
+    crate::fsutil::read_capped(path, cap).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => problem(name, ProblemKind::Missing, "is missing"),
+        _ if e
+            .get_ref()
+            .is_some_and(|x| x.is::<crate::fsutil::TooLarge>()) =>
+        {
+            problem(name, ProblemKind::Malformed, e.to_string())
         }
-    })?;
-    let mut buf = Vec::new();
-    f.take(cap + 1).read_to_end(&mut buf).map_err(|e| {
-        problem(
+        _ => problem(
             name,
             ProblemKind::Unreadable,
             format!("cannot be read: {e}"),
-        )
-    })?;
-    if buf.len() as u64 > cap {
-        return Err(problem(
-            name,
-            ProblemKind::Malformed,
-            format!("is larger than {cap} bytes"),
-        ));
-    }
-    Ok(buf)
+        ),
+    })
 }
 
 /// Open one volume: verify its signature with one of `trusted`, then check `volume.toml`

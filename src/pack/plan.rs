@@ -7,13 +7,13 @@
 //! or a size that disagrees with the metadata is reported now, all at once.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::state::{ExportState, FileStamp, StateError};
 use crate::catalog::Catalog;
 use crate::format::{ObjectId, Sha256Digest, relpath};
+use crate::fsutil::read_capped;
 use crate::yum;
 use crate::yum::checksum::{Checksum, ChecksumKind, Hasher};
 
@@ -172,16 +172,6 @@ impl Planner {
         }
         Some(idx)
     }
-}
-
-fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
-    let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(cap + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > cap {
-        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
-    }
-    Ok(buf)
 }
 
 /// Hash `data` with SHA-256 and every declared kind; compare with the declarations.
