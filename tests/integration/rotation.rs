@@ -118,6 +118,22 @@ fn an_incremental_bundle_carries_only_what_changed_and_dnf_sees_exactly_v2() {
     assert_eq!(base.bundle.to_hex(), s1["bundle"].as_str().unwrap());
     assert_eq!((base.sequence, m2.sequence), (1, 2));
 
+    // PREV given as its manifest file names the same base.
+    let (s2b, _) = site.pack(
+        "trip2b",
+        &[
+            "--since",
+            b1[0].join("manifest.toml").to_str().unwrap(),
+            "--state",
+            site.tmp.path().join("state-b").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (&s2b["base"], &s2b["sequence"]),
+        (&s1["bundle"], &s2["sequence"])
+    );
+    assert_eq!(s2b["objects"], s2["objects"]);
+
     // Only the new contents are carried, and their bytes are all the media hold.
     let (v1, v2) = (hashes(&rotation("v1")), hashes(&rotation("v2")));
     let new: BTreeMap<_, _> = v2.iter().filter(|(h, _)| !v1.contains_key(h)).collect();
