@@ -551,6 +551,26 @@ pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// Record that `path` (under `published/`) shows version tree `vid`.
+fn publish(
+    tx: &rusqlite::Transaction<'_>,
+    path: String,
+    vid: &str,
+    version: String,
+    changed: bool,
+) -> Result<Published, ImportError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO publications(path, tree) VALUES(?1, ?2)",
+        params![path, vid],
+    )
+    .map_err(|e| ImportError::Db(DbError::from(e)))?;
+    Ok(Published {
+        path,
+        version,
+        changed,
+    })
+}
+
 /// Step 4: one transaction.
 fn record(
     store: &Store,
@@ -618,16 +638,7 @@ fn record(
             .map_err(sql)?;
         }
         let path = format!("{org}/library/{}/{}", r.product, r.label);
-        tx.execute(
-            "INSERT OR REPLACE INTO publications(path, tree) VALUES(?1, ?2)",
-            params![path, vid],
-        )
-        .map_err(sql)?;
-        published.push(Published {
-            path,
-            version: version.to_string(),
-            changed,
-        });
+        published.push(publish(&tx, path, vid, version.to_string(), changed)?);
     }
     for v in &m.content_views {
         let seq: i64 = tx
@@ -694,17 +705,8 @@ fn record(
             .map_err(sql)?;
         for (product, repo, vid) in rows {
             let path = format!("{org}/views/{label}/{product}/{repo}");
-            let old = store.db.publication(&path)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO publications(path, tree) VALUES(?1, ?2)",
-                params![path, vid],
-            )
-            .map_err(sql)?;
-            published.push(Published {
-                path,
-                version: newest.clone(),
-                changed: old.as_deref() != Some(vid.as_str()),
-            });
+            let changed = store.db.publication(&path)?.as_deref() != Some(vid.as_str());
+            published.push(publish(&tx, path, &vid, newest.clone(), changed)?);
         }
     }
     tx.execute(

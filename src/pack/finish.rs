@@ -102,22 +102,22 @@ pub fn write_volumes(
     staging: &Path,
     out: &Path,
     manifest: &Manifest,
+    manifest_bytes: &[u8],
     key: &SecretKey,
     media_size: Option<u64>,
     max_file_size: u64,
 ) -> Result<Vec<PathBuf>, PackError> {
-    let manifest_bytes = manifest.encode();
     if manifest_bytes.len() as u64 > max_file_size {
         return Err(PackError::BadLimit(format!(
             "the manifest is {} bytes, more than --max-file-size {max_file_size}: allow larger files",
             manifest_bytes.len()
         )));
     }
-    let bundle = Manifest::id_of(&manifest_bytes);
+    let bundle = Manifest::id_of(manifest_bytes);
     let mut finals = Vec::new();
     for n in 1..=manifest.volumes {
         let dir = staging_volume_dir(staging, n);
-        let files = volume_files(manifest, &manifest_bytes, bundle, n, key);
+        let files = volume_files(manifest, manifest_bytes, bundle, n, key);
         let pack_bytes: u64 = manifest
             .packs
             .values()
@@ -140,7 +140,7 @@ pub fn write_volumes(
             let p = dir.join(name);
             write_new_synced(&p, bytes).map_err(|source| PackError::Io { path: p, source })
         };
-        w(MANIFEST_FILE, &manifest_bytes)?;
+        w(MANIFEST_FILE, manifest_bytes)?;
         w(VOLUME_FILE, &files.volume)?;
         w(README_FILE, &files.readme)?;
         w(SIGNATURE_FILE, &files.signature)?;

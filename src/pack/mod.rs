@@ -370,10 +370,12 @@ fn write(
     let objects = manifest.objects.len();
     let files = manifest.trees.iter().map(|t| t.files.len()).sum();
     progress.begin("signing volumes", None);
+    let manifest_bytes = manifest.encode();
     let volumes = finish::write_volumes(
         staging,
         &opts.out,
         &manifest,
+        &manifest_bytes,
         key,
         opts.media_size,
         opts.max_file_size,
@@ -400,7 +402,7 @@ fn write(
             .filter(|f| f.preloaded.is_some())
             .map(|f| f.size)
             .sum::<u64>();
-    let bundle = state.record(&manifest, &manifest.encode(), &read)?;
+    let bundle = state.record(&manifest, &manifest_bytes, &read)?;
     Ok(PackSummary {
         bundle,
         volumes,

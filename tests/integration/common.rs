@@ -268,17 +268,22 @@ impl Dnf {
     }
 }
 
-/// Pack `catalog` with an existing key into `out`; returns the volumes.
-pub fn pack_with(catalog: &Path, key_prefix: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
-    ok(ferry()
-        .arg("pack")
+/// `ferry pack --catalog CATALOG --key PREFIX.key --out OUT`, to add to and run.
+pub fn pack_cmd(catalog: &Path, key_prefix: &Path, out: &Path) -> Command {
+    let mut c = ferry();
+    c.arg("pack")
         .arg("--catalog")
         .arg(catalog)
         .arg("--key")
         .arg(key(key_prefix))
         .arg("--out")
-        .arg(out)
-        .args(extra));
+        .arg(out);
+    c
+}
+
+/// Pack `catalog` with an existing key into `out`; returns the volumes.
+pub fn pack_with(catalog: &Path, key_prefix: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    ok(pack_cmd(catalog, key_prefix, out).args(extra));
     volumes(out)
 }
 

@@ -210,16 +210,7 @@ fn media_of_another_bundle_are_not_mixed_in() {
     .unwrap();
     // Same signer for both, so only the bundle differs.
     let out_b = tmp.path().join("b");
-    ok(ferry()
-        .arg("pack")
-        .arg("--catalog")
-        .arg(&catalog)
-        .arg("--key")
-        .arg(key(&a.key))
-        .arg("--out")
-        .arg(&out_b)
-        .args(["--media-size", "1M"]));
-    let vols_b = volumes(&out_b);
+    let vols_b = pack_with(&catalog, &a.key, &out_b, &["--media-size", "1M"]);
     let given = vec![
         vols_b[0].clone(),
         a.volumes[1].clone(),

@@ -255,27 +255,21 @@ fn plain_output_without_a_terminal() {
 fn refuses_an_output_directory_that_holds_a_bundle_and_media_too_small() {
     let p = pack(&testdata().join("catalog.toml"), &[]);
     let before = tree_bytes(&p.out);
-    let (code, _, err) = run(ferry()
-        .arg("pack")
-        .arg("--catalog")
-        .arg(testdata().join("catalog.toml"))
-        .arg("--key")
-        .arg(key(&p.key))
-        .arg("--out")
-        .arg(&p.out));
+    let (code, _, err) = run(&mut pack_cmd(
+        &testdata().join("catalog.toml"),
+        &p.key,
+        &p.out,
+    ));
     assert_ne!(code, 0);
     assert!(err.contains("already holds a bundle"), "{err}");
     assert_eq!(tree_bytes(&p.out), before);
 
-    let (code, _, err) = run(ferry()
-        .arg("pack")
-        .arg("--catalog")
-        .arg(testdata().join("catalog.toml"))
-        .arg("--key")
-        .arg(key(&p.key))
-        .arg("--out")
-        .arg(p.tmp.path().join("small"))
-        .args(["--media-size", "40K"]));
+    let (code, _, err) = run(pack_cmd(
+        &testdata().join("catalog.toml"),
+        &p.key,
+        &p.tmp.path().join("small"),
+    )
+    .args(["--media-size", "40K"]));
     assert_ne!(code, 0);
     assert!(err.contains("too small"), "{err}");
     assert!(volumes(&p.tmp.path().join("small")).is_empty());

@@ -8,14 +8,7 @@ use crate::common::*;
 fn pack_err(catalog: &Path, out: &Path) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let k = keygen(tmp.path(), "k");
-    let (code, _, err) = run(ferry()
-        .arg("pack")
-        .arg("--catalog")
-        .arg(catalog)
-        .arg("--key")
-        .arg(key(&k))
-        .arg("--out")
-        .arg(out));
+    let (code, _, err) = run(&mut pack_cmd(catalog, &k, out));
     assert_ne!(code, 0, "pack accepted a bad source");
     assert!(volumes(out).is_empty(), "volumes written despite the error");
     if out.exists() {
