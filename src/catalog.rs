@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::format::manifest::is_label;
 
@@ -71,6 +72,9 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The longest display name (`name` of a product, repository or content view), in bytes.
+pub const NAME_MAX: usize = 1024;
+
 /// Everything wrong with a catalog file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct CatalogError {
@@ -101,6 +105,14 @@ impl fmt::Display for CatalogError {
     }
 }
 
+// The keys each table may have: `parse` reports every other key, with its place, before
+// deserializing (serde's `deny_unknown_fields` stops at the first). Keep these lists and the
+// `Raw*` structs below in step; `deny_unknown_fields` stays as a backstop.
+const TOP_KEYS: &[&str] = &["organization", "product", "content_view"];
+const PRODUCT_KEYS: &[&str] = &["label", "name", "gpg_key", "repository"];
+const REPO_KEYS: &[&str] = &["label", "name", "path", "arch"];
+const VIEW_KEYS: &[&str] = &["label", "name", "version", "repositories", "snapshots"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
@@ -115,7 +127,7 @@ struct RawCatalog {
 #[serde(deny_unknown_fields)]
 struct RawProduct {
     label: Spanned<String>,
-    name: String,
+    name: Spanned<String>,
     gpg_key: Option<Spanned<String>>,
     #[serde(default)]
     repository: Vec<RawRepo>,
@@ -125,7 +137,7 @@ struct RawProduct {
 #[serde(deny_unknown_fields)]
 struct RawRepo {
     label: Spanned<String>,
-    name: String,
+    name: Spanned<String>,
     path: Spanned<String>,
     arch: Option<Spanned<String>>,
 }
@@ -134,7 +146,7 @@ struct RawRepo {
 #[serde(deny_unknown_fields)]
 struct RawView {
     label: Spanned<String>,
-    name: String,
+    name: Spanned<String>,
     version: Spanned<String>,
     repositories: Vec<Spanned<String>>,
     #[serde(default)]
@@ -167,6 +179,103 @@ impl Ctx<'_> {
             );
         }
     }
+
+    /// A display name: it ends up in manifests and in dnf `.repo` files, so no control
+    /// characters (Unicode Cc: newlines, tabs, escapes, …) and at most [`NAME_MAX`] bytes.
+    fn name(&mut self, s: &Spanned<String>, what: &str) {
+        let n = s.get_ref();
+        if n.len() > NAME_MAX {
+            self.at(
+                s.span(),
+                format!(
+                    "{what} is {} bytes long; at most {NAME_MAX} are allowed",
+                    n.len()
+                ),
+            );
+        } else if let Some(c) = n.chars().find(|c| c.is_control()) {
+            self.at(
+                s.span(),
+                format!(
+                    "{what} {n:?} contains the control character U+{:04X}; names are written to manifests and dnf .repo files and must be one line of printable text",
+                    u32::from(c)
+                ),
+            );
+        }
+    }
+
+    /// The problems in file order; those without a place last.
+    fn sorted(mut self) -> Vec<Problem> {
+        self.problems
+            .sort_by_key(|p| (p.line.is_none(), p.line, p.column));
+        self.problems
+    }
+
+    /// A TOML syntax or type error.
+    fn toml(&mut self, e: &toml::de::Error) {
+        let (line, column) = match e.span() {
+            Some(s) => {
+                let (l, c) = line_col(self.text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        self.problems.push(Problem {
+            line,
+            column,
+            message: e.message().to_string(),
+        });
+    }
+
+    /// Report every key of `table` not in `known`, and remove it so that deserializing
+    /// the rest can go on and find the other problems.
+    fn strip_unknown(&mut self, table: &mut DeTable<'_>, what: &str, known: &[&str]) {
+        let mut unknown: Vec<(std::ops::Range<usize>, String)> = table
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.get_ref().as_ref()))
+            .map(|(k, _)| (k.span(), k.get_ref().to_string()))
+            .collect();
+        unknown.sort_by_key(|(span, _)| span.start);
+        for (span, key) in unknown {
+            self.at(
+                span,
+                format!(
+                    "unknown key {key:?} in {what} (expected one of: {})",
+                    known.join(", ")
+                ),
+            );
+            table.remove(key.as_str());
+        }
+    }
+
+    /// Report and remove the unknown keys of every table of the catalog.
+    fn strip_all_unknown(&mut self, doc: &mut DeTable<'_>) {
+        self.strip_unknown(doc, "the top level", TOP_KEYS);
+        for p in tables_mut(doc, "product") {
+            self.strip_unknown(p, "a [[product]]", PRODUCT_KEYS);
+            for r in tables_mut(p, "repository") {
+                self.strip_unknown(r, "a [[product.repository]]", REPO_KEYS);
+            }
+        }
+        for v in tables_mut(doc, "content_view") {
+            self.strip_unknown(v, "a [[content_view]]", VIEW_KEYS);
+        }
+    }
+}
+
+/// The tables in the array `key` of `table` (none if it is missing or not an array of
+/// tables: deserializing reports that).
+fn tables_mut<'a, 'i>(
+    table: &'a mut DeTable<'i>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut DeTable<'i>> {
+    let items: &'a mut [Spanned<DeValue<'i>>] = match table.get_mut(key).map(Spanned::get_mut) {
+        Some(DeValue::Array(a)) => a,
+        _ => &mut [],
+    };
+    items.iter_mut().filter_map(|v| match v.get_mut() {
+        DeValue::Table(t) => Some(t),
+        _ => None,
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -195,24 +304,30 @@ pub fn load(file: &Path) -> Result<Catalog, CatalogError> {
 }
 
 /// Parse and check catalog text; relative paths are resolved against `dir`.
+///
+/// Every problem is returned at once, in file order, each with its line and column when
+/// it has one: TOML syntax errors (the first one only: nothing after it can be trusted),
+/// every unknown key in any table, wrong value types, bad labels and names, duplicates,
+/// missing paths and references to undefined repositories.
 pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
-    let raw: RawCatalog = toml::from_str(text).map_err(|e| {
-        let (line, column) = match e.span() {
-            Some(s) => {
-                let (l, c) = line_col(text, s.start);
-                (Some(l), Some(c))
-            }
-            None => (None, None),
-        };
-        vec![Problem {
-            line,
-            column,
-            message: e.message().to_string(),
-        }]
-    })?;
     let mut cx = Ctx {
         text,
         problems: Vec::new(),
+    };
+    let mut doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            cx.toml(&e);
+            return Err(cx.problems);
+        }
+    };
+    cx.strip_all_unknown(doc.get_mut());
+    let raw = match RawCatalog::deserialize(toml::de::Deserializer::from(doc)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            cx.toml(&e);
+            return Err(cx.sorted());
+        }
     };
     cx.label(&raw.organization, "organization");
 
@@ -221,6 +336,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
     let mut repo_keys = BTreeSet::new();
     for p in raw.product {
         cx.label(&p.label, "product label");
+        cx.name(&p.name, "product name");
         if product_seen.insert(p.label.get_ref().clone(), ()).is_some() {
             cx.at(
                 p.label.span(),
@@ -241,6 +357,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
         let mut repo_seen = BTreeSet::new();
         for r in p.repository {
             cx.label(&r.label, "repository label");
+            cx.name(&r.name, "repository name");
             if !repo_seen.insert(r.label.get_ref().clone()) {
                 cx.at(
                     r.label.span(),
@@ -259,14 +376,14 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
             repo_keys.insert(format!("{}/{}", p.label.get_ref(), r.label.get_ref()));
             repositories.push(Repository {
                 label: r.label.into_inner(),
-                name: r.name,
+                name: r.name.into_inner(),
                 path,
                 arch: r.arch.map(Spanned::into_inner),
             });
         }
         products.push(Product {
             label: p.label.into_inner(),
-            name: p.name,
+            name: p.name.into_inner(),
             gpg_key,
             repositories,
         });
@@ -276,6 +393,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
     let mut view_seen = BTreeSet::new();
     for v in raw.content_view {
         cx.label(&v.label, "content view label");
+        cx.name(&v.name, "content view name");
         cx.label(&v.version, "content view version");
         if !view_seen.insert((v.label.get_ref().clone(), v.version.get_ref().clone())) {
             cx.at(
@@ -328,7 +446,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
         }
         content_views.push(ContentView {
             label: v.label.into_inner(),
-            name: v.name,
+            name: v.name.into_inner(),
             version: v.version.into_inner(),
             repositories,
         });
@@ -348,7 +466,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
             content_views,
         })
     } else {
-        Err(cx.problems)
+        Err(cx.sorted())
     }
 }
 
@@ -453,5 +571,117 @@ repositories = ["os/nope"]
         let p = parse("organization = \"a\"\ncolour = \"blue\"\n", d.path()).unwrap_err();
         assert_eq!(p[0].line, Some(2));
         assert!(p[0].message.contains("colour"), "{:?}", p[0]);
+    }
+
+    #[test]
+    fn every_unknown_key_in_every_table_is_reported_with_the_other_problems() {
+        let d = repo_dir();
+        let text = r#"organization = "acme"
+colour = "blue"
+[[product]]
+label = "os"
+name = "OS"
+flavour = 1
+[[product.repository]]
+label = "base"
+name = "Base"
+path = "r"
+mirror = "http://example.com/"
+[[content_view]]
+label = "web"
+name = "Web"
+version = "1.0"
+repositories = ["os/nope"]
+size = { big = true }
+"#;
+        let p = parse(text, d.path()).unwrap_err();
+        let msgs: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}:{} {}", p.line.unwrap(), p.column.unwrap(), p.message))
+            .collect();
+        assert_eq!(p.len(), 5, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("2:1 unknown key \"colour\" in the top level"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[1].starts_with("6:1 unknown key \"flavour\" in a [[product]]"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[2].starts_with("11:1 unknown key \"mirror\" in a [[product.repository]]"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[3].starts_with("16:17 content view \"web\" refers to repository \"os/nope\""),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[4].starts_with("17:1 unknown key \"size\" in a [[content_view]]"),
+            "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_together_with_a_wrong_type() {
+        let d = repo_dir();
+        let text = "organization = \"a\"\ncolour = \"blue\"\n[[product]]\nlabel = 7\nname = \"x\"\nflavour = 1\n";
+        let p = parse(text, d.path()).unwrap_err();
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert_eq!((p[0].line, p[0].column), (Some(2), Some(1)), "{p:#?}");
+        assert!(p[0].message.contains("colour"), "{p:#?}");
+        assert_eq!(p[1].line, Some(4), "{p:#?}");
+        assert_eq!((p[2].line, p[2].column), (Some(6), Some(1)), "{p:#?}");
+        assert!(p[2].message.contains("flavour"), "{p:#?}");
+    }
+
+    #[test]
+    fn names_with_control_characters_or_too_long_are_refused_with_a_place() {
+        let d = repo_dir();
+        let catalog = |product: &str, repo: &str, view: &str| {
+            format!(
+                "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = {product}\n\
+                 [[product.repository]]\nlabel = \"base\"\nname = {repo}\npath = \"r\"\n\
+                 [[content_view]]\nlabel = \"web\"\nname = {view}\nversion = \"1\"\n\
+                 repositories = [\"os/base\"]\n"
+            )
+        };
+        let ok = catalog("\"OS\"", "\"Base\"", "\"Web\"");
+        parse(&ok, d.path()).unwrap();
+
+        // A newline would start a new line of a dnf .repo file: name=…\ngpgcheck=0.
+        let p = parse(
+            &catalog("\"OS\\ngpgcheck=0\"", "\"Base\\tOS\"", "\"Web\\u001b[31m\""),
+            d.path(),
+        )
+        .unwrap_err();
+        let msgs: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}:{} {}", p.line.unwrap(), p.column.unwrap(), p.message))
+            .collect();
+        assert_eq!(p.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].starts_with("4:8 product name"), "{msgs:#?}");
+        assert!(msgs[0].contains("U+000A"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("7:8 repository name"), "{msgs:#?}");
+        assert!(msgs[1].contains("U+0009"), "{msgs:#?}");
+        assert!(msgs[2].starts_with("11:8 content view name"), "{msgs:#?}");
+        assert!(msgs[2].contains("U+001B"), "{msgs:#?}");
+
+        // A multi-line string is refused the same way.
+        let p = parse(
+            &catalog("\"\"\"\nOS\nNine\"\"\"", "\"Base\"", "\"Web\""),
+            d.path(),
+        )
+        .unwrap_err();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!((p[0].line, p[0].column), (Some(4), Some(8)), "{p:#?}");
+
+        let longest = format!("\"{}\"", "é".repeat(NAME_MAX / 2));
+        parse(&catalog("\"OS\"", &longest, "\"Web\""), d.path()).unwrap();
+        let too_long = format!("\"{}\"", "x".repeat(NAME_MAX + 1));
+        let p = parse(&catalog("\"OS\"", &too_long, "\"Web\""), d.path()).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!((p[0].line, p[0].column), (Some(7), Some(8)), "{p:#?}");
+        assert!(p[0].message.contains("1025 bytes"), "{p:#?}");
     }
 }

@@ -1,11 +1,12 @@
 //! Key files on disk: generating a signing key pair and reading keys.
 //!
 //! Both files use signify's formats, so `signify-openbsd` can use them too: the secret key
-//! is written unencrypted (like `signify -G -n`) with mode 0600.
+//! is written unencrypted (like `signify -G -n`) with mode 0600, and a secret key file
+//! that other users can access is refused, as ssh refuses such a private key.
 
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::format::KeyId;
@@ -33,6 +34,18 @@ pub enum KeyError {
         path: PathBuf,
         /// Why.
         source: SignifyError,
+    },
+    /// A secret key file whose mode grants any permission to group or others.
+    #[error(
+        "{path} can be {how} by other users (mode {mode:04o}): a secret key must be private; run chmod 600 {path}"
+    )]
+    NotPrivate {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// What others may do with it: "read", "changed", …
+        how: &'static str,
     },
     /// The system random source failed.
     #[error("cannot read random bytes from the system: {0}")]
@@ -112,9 +125,35 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), Ke
     Ok(())
 }
 
-/// Read a signify secret key file (at most 4 KiB).
+/// Read a signify secret key file (at most 4 KiB). A file that group or others may read,
+/// write or execute (`mode & 0o077 != 0`) is refused: the mode is checked on the opened
+/// file, so it is the mode of the bytes read.
 pub fn load_secret(path: &Path) -> Result<SecretKey, KeyError> {
-    let bytes = read_small(path)?;
+    let f = File::open(path).map_err(io(path))?;
+    let mode = f.metadata().map_err(io(path))?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        let how = match (mode & 0o044 != 0, mode & 0o022 != 0) {
+            (true, true) => "read and changed",
+            (true, false) => "read",
+            (false, true) => "changed",
+            (false, false) => "used",
+        };
+        return Err(KeyError::NotPrivate {
+            path: path.to_path_buf(),
+            mode,
+            how,
+        });
+    }
+    let mut bytes = Vec::new();
+    f.take(SMALL + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    if bytes.len() as u64 > SMALL {
+        return Err(io(path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            crate::fsutil::TooLarge(SMALL),
+        )));
+    }
     SecretKey::parse(&bytes).map_err(|source| KeyError::Format {
         path: path.to_path_buf(),
         source,
@@ -130,14 +169,16 @@ pub fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
     })
 }
 
+/// The largest key file read.
+const SMALL: u64 = 4096;
+
 fn read_small(path: &Path) -> Result<Vec<u8>, KeyError> {
-    crate::fsutil::read_capped(path, 4096).map_err(io(path))
+    crate::fsutil::read_capped(path, SMALL).map_err(io(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn generate_writes_0600_and_refuses_to_overwrite() {
@@ -160,5 +201,42 @@ mod tests {
             std::fs::metadata(&s).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn a_secret_key_that_others_can_access_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let prefix = d.path().join("site");
+        let pk = generate(&prefix, false).unwrap();
+        let (s, _) = key_paths(&prefix);
+        let chmod = |mode: u32| {
+            std::fs::set_permissions(&s, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        for (mode, how) in [
+            (0o644, "read"),
+            (0o666, "read and changed"),
+            (0o640, "read"),
+            (0o604, "read"),
+            (0o620, "changed"),
+            (0o601, "used"),
+        ] {
+            chmod(mode);
+            let e = load_secret(&s).unwrap_err();
+            assert!(
+                matches!(e, KeyError::NotPrivate { mode: m, .. } if m == mode),
+                "{mode:o}: {e:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{p} can be {how} by other users (mode 0{mode:o}): a secret key must be private; run chmod 600 {p}",
+                    p = s.display()
+                )
+            );
+        }
+        for mode in [0o600, 0o400] {
+            chmod(mode);
+            assert_eq!(load_secret(&s).unwrap().public(), pk, "{mode:o}");
+        }
     }
 }

@@ -19,3 +19,5 @@ mod rotation;
 mod sources;
 #[path = "integration/vectors.rs"]
 mod vectors;
+#[path = "integration/wycheproof.rs"]
+mod wycheproof;

@@ -15,8 +15,12 @@ done
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# signify signs only with keys named NAME.sec.
-cp "$HERE/keys/vector.key" "$WORK/vector.sec"
+# ferry refuses a secret key that other users can read, and git checks keys/ out with
+# mode 0644: sign with private copies. signify signs only with keys named NAME.sec.
+mkdir -m 700 "$WORK/keys"
+install -m 600 "$HERE/keys/vector.key" "$WORK/keys/vector.key"
+install -m 600 "$HERE/keys/other.key" "$WORK/keys/other.key"
+install -m 600 "$HERE/keys/vector.key" "$WORK/vector.sec"
 
 # The content: the two tiny RPMs of testdata/yum-vectors, as a createrepo_c repository.
 rm -rf "$HERE/repo"
@@ -31,7 +35,7 @@ pack() { # pack OUT KEY [CATALOG]   (each with a fresh export state: sequence 1)
     rm -rf "$WORK/state"
     "$FERRY" pack --catalog "${3:-$HERE/catalog.toml}" --key "$2" --state "$WORK/state" --out "$1" --media-size 24K >/dev/null 2>&1
 }
-pack "$CASES/good" "$HERE/keys/vector.key"
+pack "$CASES/good" "$WORK/keys/vector.key"
 n=$(ls -d "$CASES"/good/vol-* | wc -l)
 [[ $n == 2 ]] || { echo "make-vectors.sh: expected 2 volumes, got $n" >&2; exit 1; }
 
@@ -136,7 +140,7 @@ missing: 2
 E
 
 rm -rf "$CASES/wrong-key"
-pack "$CASES/wrong-key" "$HERE/keys/other.key"
+pack "$CASES/wrong-key" "$WORK/keys/other.key"
 expect wrong-key <<'E'
 # Signed by keys/other.key, checked with keys/vector.pub: an untrusted key, named.
 result: fail
@@ -183,7 +187,7 @@ E
 variant mixed-bundles
 sed 's/name = "Tiny"/name = "Tiny, again"/' "$HERE/catalog.toml" > "$WORK/other.toml"
 sed -i "s|path = \"repo\"|path = \"$HERE/repo\"|" "$WORK/other.toml"
-pack "$WORK/other" "$HERE/keys/vector.key" "$WORK/other.toml"
+pack "$WORK/other" "$WORK/keys/vector.key" "$WORK/other.toml"
 cp -r "$WORK/other/vol-01" "$CASES/mixed-bundles/other-vol-01"
 expect mixed-bundles <<'E'
 # Volumes 1 and 2 of this bundle, and volume 1 of another bundle by the same signer

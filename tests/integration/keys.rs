@@ -46,3 +46,39 @@ fn keygen_writes_signify_keys_and_never_overwrites_silently() {
         0o600
     );
 }
+
+#[test]
+fn pack_refuses_a_secret_key_that_other_users_can_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = keygen(tmp.path(), "site");
+    let secret = key(&prefix);
+    let catalog = testdata().join("vectors/catalog.toml");
+    let out = tmp.path().join("out");
+    let pack = || {
+        let mut c = pack_cmd(&catalog, &prefix, &out);
+        c.arg("--state").arg(tmp.path().join("state"));
+        c
+    };
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(&mut pack());
+    assert_ne!(code, 0, "a 0644 secret key was used: {err}");
+    assert!(
+        err.contains(&format!("{} can be read by other users", secret.display())),
+        "{err}"
+    );
+    assert!(err.contains("mode 0644"), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", secret.display())),
+        "{err}"
+    );
+    assert!(
+        volumes(&out).is_empty(),
+        "volumes written with a refused key"
+    );
+
+    // The same key, made private, packs.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ok(&mut pack());
+    assert!(!volumes(&out).is_empty());
+}
