@@ -1,19 +1,20 @@
 //! ferry: signed, content-addressed bundles of yum repositories for air-gapped sites.
 //!
 //! Layers, from the bottom: [`format`] (encodings, no I/O), [`yum`] (repository metadata),
-//! [`catalog`] (the operator's catalog file), [`keys`] (key files), [`pack`] and
-//! [`verify`] (bundles on disk), and the command line in `main.rs` + [`cli`].
+//! [`catalog`] (the operator's catalog file), [`keys`] (key files), [`pack`] (writing
+//! bundles), [`bundle`] (reading them, for [`verify`] and [`import`]), [`store`], and the
+//! command line in `main.rs` + `cli`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod catalog;
 pub mod crashpoint;
 pub mod format;
 pub mod fsutil;
 pub mod import;
 pub mod keys;
-pub mod object_reader;
 pub mod pack;
 pub mod progress;
 pub mod repofile;
@@ -22,6 +23,4 @@ pub mod status;
 pub mod store;
 pub mod time;
 pub mod verify;
-pub mod volume_set;
-pub mod volumes;
 pub mod yum;

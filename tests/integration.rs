@@ -3,6 +3,8 @@
 
 #[path = "integration/common.rs"]
 mod common;
+#[path = "integration/crash.rs"]
+mod crash;
 #[path = "integration/damage.rs"]
 mod damage;
 #[path = "integration/import.rs"]

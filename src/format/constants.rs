@@ -46,12 +46,28 @@ pub const TAR_MAX_ENTRY: u64 = 8 * 1024 * 1024 * 1024 - 1;
 /// reproducible and the time means nothing).
 pub const TAR_MTIME: u64 = 0;
 
-/// Largest `SHA256.sig` a reader needs to accept (bytes).
-pub const MAX_SIGNATURE_FILE: u64 = 64 * 1024 * 1024;
-/// Largest `manifest.toml` a reader needs to accept (bytes).
-pub const MAX_MANIFEST_FILE: u64 = 1024 * 1024 * 1024;
-/// Largest `volume.toml` a reader needs to accept (bytes).
+/// Largest `SHA256.sig` a reader accepts (bytes): a list of a few hundred packs is a few
+/// tens of KiB.
+pub const MAX_SIGNATURE_FILE: u64 = 1024 * 1024;
+/// Largest `manifest.toml` a reader accepts (bytes). A 50,000-package repository needs
+/// about 6 MB; this leaves room for dozens of such snapshots while bounding what a reader
+/// holds in memory (about twice the manifest's size).
+pub const MAX_MANIFEST_FILE: u64 = 256 * 1024 * 1024;
+/// Largest `volume.toml` a reader accepts (bytes).
 pub const MAX_VOLUME_FILE: u64 = 64 * 1024;
+/// Largest `README.txt` a reader accepts (bytes).
+pub const MAX_README_FILE: u64 = 64 * 1024;
+/// Largest integer in a manifest: TOML integers are signed 64-bit.
+pub const MAX_INTEGER: u64 = i64::MAX as u64;
+/// Longest display name (product, repository, content view) in bytes.
+pub const MAX_NAME: usize = 1024;
+/// Longest armored GPG key in bytes.
+pub const MAX_GPG_KEY: usize = 1024 * 1024;
+/// Largest zstd window a reader allocates: `Window_Size` ≤ 2^23 bytes (8 MiB). Writers
+/// at level 3 use at most 2^21.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+/// The four bytes that begin every zstd frame (RFC 8878 `Magic_Number`, little-endian).
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Largest number of volumes in one bundle.
 pub const MAX_VOLUMES: u32 = 9999;
 

@@ -14,10 +14,24 @@ pub struct BadPath {
     pub why: String,
 }
 
-/// Longest path accepted, in bytes.
-pub const MAX_PATH: usize = 4096;
+/// Longest path accepted, in bytes. Published paths are `STORE/versions/<id>/PATH` or
+/// `STORE/published/ORG/views/VIEW/PRODUCT/REPO/PATH`, and Linux takes at most 4096 bytes
+/// in one path: 1024 leaves room for the store's own location and is four times the
+/// longest path seen in real repositories.
+pub const MAX_PATH: usize = 1024;
 /// Longest path component accepted, in bytes.
 pub const MAX_COMPONENT: usize = 255;
+
+/// A path as shown in messages: at most 200 characters, then an ellipsis.
+pub fn shorten(p: &str) -> String {
+    if p.chars().count() <= 200 {
+        p.to_string()
+    } else {
+        let mut s: String = p.chars().take(200).collect();
+        s.push('…');
+        s
+    }
+}
 
 /// Accept `p` only if it is a relative path made of normal components separated by `/`:
 /// not empty, not absolute, no empty, `.` or `..` component, no backslash, no control
@@ -25,7 +39,7 @@ pub const MAX_COMPONENT: usize = 255;
 pub fn check(p: &str) -> Result<(), BadPath> {
     let bad = |why: String| {
         Err(BadPath {
-            path: p.chars().take(200).collect(),
+            path: shorten(p),
             why,
         })
     };
@@ -94,7 +108,9 @@ mod tests {
         ] {
             assert!(check(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(check(&"a/".repeat(3000)).is_err());
+        assert!(check(&"a/".repeat(600)).is_err());
+        check(&format!("{}bc", "a/".repeat(511))).unwrap();
+        assert!(check(&format!("{}b", "a/".repeat(512))).is_err());
         assert!(check(&"x".repeat(256)).is_err());
     }
 }

@@ -36,9 +36,15 @@ pub enum EntryError {
     /// Checksum field wrong.
     #[error("tar header checksum is wrong")]
     Checksum,
-    /// Not a regular file.
-    #[error("tar entry is not a regular file")]
-    NotRegular,
+    /// Not a ustar header (magic `ustar\0`, version `00`).
+    #[error("not a POSIX ustar header")]
+    NotUstar,
+    /// Not a regular file: a link, a device, a FIFO, a directory, or an extension header.
+    #[error("tar entry is not a regular file (type {0:?}): a pack holds only regular files")]
+    NotRegular(char),
+    /// A size that is not plain octal (base-256 sizes are not used in packs).
+    #[error("tar header size field is not an octal number")]
+    BadSize,
     /// Size field disagrees with the manifest.
     #[error("tar header says {found} bytes, the manifest {expected}")]
     Size {
@@ -47,35 +53,71 @@ pub enum EntryError {
         /// From the manifest.
         expected: u64,
     },
+    /// A name that is not one plain component, or a link name or prefix that is set.
+    #[error(
+        "tar entry name is not one plain name (0-9 a-z . _ -), or it has a link name or prefix"
+    )]
+    BadName,
 }
 
-/// Check the header before a piece: valid checksum, regular file, size equal to the piece's length.
+/// An octal field: digits, then NUL or space padding to the end of the field.
+fn octal(field: &[u8]) -> Option<u64> {
+    let digits = field.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || field[..digits].iter().any(|&b| b > b'7') {
+        return None;
+    }
+    if field[digits..].iter().any(|&b| b != 0 && b != b' ') {
+        return None;
+    }
+    field[..digits].iter().try_fold(0u64, |v, &d| {
+        v.checked_mul(8)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Check the header before a piece (`spec/FORMAT.md` §7): a valid checksum, `ustar`
+/// magic and version `00`, type `0` (regular file), an octal size equal to the piece's
+/// length, a name of one plain component, and no link name or prefix.
 pub fn check_header(bytes: &[u8; 512], expected_len: u64) -> Result<(), EntryError> {
-    let h = tar::Header::from_byte_slice(bytes);
-    let stored = h.cksum().map_err(|_| EntryError::Checksum)?;
-    let computed: u32 = bytes
+    let stored = octal(&bytes[148..156]).ok_or(EntryError::Checksum)?;
+    let computed: u64 = bytes
         .iter()
         .enumerate()
         .map(|(i, &b)| {
             if (148..156).contains(&i) {
                 32
             } else {
-                u32::from(b)
+                u64::from(b)
             }
         })
         .sum();
     if stored != computed {
         return Err(EntryError::Checksum);
     }
-    if h.entry_type() != tar::EntryType::Regular {
-        return Err(EntryError::NotRegular);
+    if &bytes[257..263] != b"ustar\0" || &bytes[263..265] != b"00" {
+        return Err(EntryError::NotUstar);
     }
-    let found = h.entry_size().map_err(|_| EntryError::Checksum)?;
+    if bytes[156] != b'0' {
+        return Err(EntryError::NotRegular(char::from(bytes[156])));
+    }
+    let found = octal(&bytes[124..136]).ok_or(EntryError::BadSize)?;
     if found != expected_len {
         return Err(EntryError::Size {
             found,
             expected: expected_len,
         });
+    }
+    let name = &bytes[..100];
+    let len = name.iter().position(|&b| b == 0).unwrap_or(100);
+    let plain = |b: &u8| b.is_ascii_digit() || b.is_ascii_lowercase() || b"._-".contains(b);
+    if len == 0
+        || len == 100
+        || name[0] == b'.'
+        || !name[..len].iter().all(plain)
+        || name[len..].iter().any(|&b| b != 0)
+        || bytes[157..257].iter().any(|&b| b != 0)
+        || bytes[345..500].iter().any(|&b| b != 0)
+    {
+        return Err(EntryError::BadName);
     }
     Ok(())
 }
@@ -105,5 +147,30 @@ mod tests {
         let mut bad = h;
         bad[0] ^= 1;
         assert_eq!(check_header(&bad, 5), Err(EntryError::Checksum));
+        // Each kind of hostile header, with a valid checksum.
+        let resum = |mut b: [u8; 512]| {
+            b[148..156].copy_from_slice(b"        ");
+            let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
+            b[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            b
+        };
+        for (edit, want) in [
+            ((156, b'2'), EntryError::NotRegular('2')),
+            ((156, b'1'), EntryError::NotRegular('1')),
+            ((156, b'3'), EntryError::NotRegular('3')),
+            ((156, b'6'), EntryError::NotRegular('6')),
+            ((156, b'x'), EntryError::NotRegular('x')),
+            ((0, b'/'), EntryError::BadName),
+            ((0, b'.'), EntryError::BadName),
+            ((157, b'a'), EntryError::BadName),
+            ((345, b'a'), EntryError::BadName),
+            ((262, b'x'), EntryError::NotUstar),
+            ((124, 0x80), EntryError::BadSize),
+        ] {
+            let mut b = h;
+            b[edit.0] = edit.1;
+            assert_eq!(check_header(&resum(b), 5), Err(want), "{edit:?}");
+        }
+        assert_eq!(check_header(&resum(h), 5), Ok(()));
     }
 }

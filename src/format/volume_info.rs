@@ -1,10 +1,10 @@
 //! `volume.toml`: which bundle a medium belongs to and which volume of it it is.
+//!
+//! Four lines, always in canonical form: a reader accepts exactly the bytes the writer
+//! would write for the values it reads.
 
-use serde::Deserialize;
-
-use super::constants::VOLUME_FORMAT;
+use super::constants::{MAX_VOLUMES, VOLUME_FORMAT};
 use super::id::BundleId;
-use super::toml_out::string;
 
 /// The identity of one volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +17,6 @@ pub struct VolumeInfo {
     pub volumes: u32,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    #[allow(dead_code)]
-    format: String,
-    bundle: BundleId,
-    volume: u32,
-    volumes: u32,
-}
-
 /// What is wrong with a `volume.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -37,9 +27,11 @@ pub enum VolumeInfoError {
         /// The first line, shortened.
         found: String,
     },
-    /// Not the schema.
-    #[error("volume.toml does not parse: {0}")]
-    Parse(String),
+    /// Not the four canonical lines.
+    #[error(
+        "volume.toml is not the four lines format, bundle, volume and volumes in canonical form"
+    )]
+    Parse,
     /// Numbers out of range.
     #[error("volume.toml says volume {volume} of {volumes}")]
     OutOfRange {
@@ -54,32 +46,51 @@ impl VolumeInfo {
     /// Canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
         format!(
-            "format = {}\nbundle = {}\nvolume = {}\nvolumes = {}\n",
-            string(VOLUME_FORMAT),
-            string(&self.bundle.to_hex()),
+            "format = \"{VOLUME_FORMAT}\"\nbundle = \"{}\"\nvolume = {}\nvolumes = {}\n",
+            self.bundle.to_hex(),
             self.volume,
             self.volumes
         )
         .into_bytes()
     }
 
-    /// Parse strictly.
+    /// Parse strictly: the first line names the format, the rest must be canonical.
     pub fn parse(bytes: &[u8]) -> Result<Self, VolumeInfoError> {
-        let text =
-            std::str::from_utf8(bytes).map_err(|_| VolumeInfoError::Parse("not UTF-8".into()))?;
-        let first = text.lines().next().unwrap_or("");
-        if first != format!("format = {}", string(VOLUME_FORMAT)) {
+        let text = std::str::from_utf8(bytes).map_err(|_| VolumeInfoError::Parse)?;
+        let mut lines = text.split('\n');
+        let first = lines.next().unwrap_or("");
+        if first != format!("format = \"{VOLUME_FORMAT}\"") {
             return Err(VolumeInfoError::UnknownFormat {
                 found: first.chars().take(100).collect(),
             });
         }
-        let raw: Raw = toml::from_str(text).map_err(|e| VolumeInfoError::Parse(e.to_string()))?;
-        let i = VolumeInfo {
-            bundle: raw.bundle,
-            volume: raw.volume,
-            volumes: raw.volumes,
+        let mut field = |name: &str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| l.strip_prefix(" = "))
+                .ok_or(VolumeInfoError::Parse)
         };
-        if i.volume == 0 || i.volume > i.volumes || i.volumes > super::constants::MAX_VOLUMES {
+        let bundle = field("bundle")?
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .and_then(|s| s.parse().ok())
+            .ok_or(VolumeInfoError::Parse)?;
+        let volume = field("volume")?
+            .parse()
+            .map_err(|_| VolumeInfoError::Parse)?;
+        let volumes = field("volumes")?
+            .parse()
+            .map_err(|_| VolumeInfoError::Parse)?;
+        let i = VolumeInfo {
+            bundle,
+            volume,
+            volumes,
+        };
+        if i.encode() != bytes {
+            return Err(VolumeInfoError::Parse);
+        }
+        if i.volume == 0 || i.volume > i.volumes || i.volumes > MAX_VOLUMES {
             return Err(VolumeInfoError::OutOfRange {
                 volume: i.volume,
                 volumes: i.volumes,
@@ -107,10 +118,23 @@ mod tests {
             VolumeInfo::parse(&bad.encode()),
             Err(VolumeInfoError::OutOfRange { .. })
         ));
-        let extra = format!("{}x = 1\n", String::from_utf8(v.encode()).unwrap());
-        assert!(matches!(
-            VolumeInfo::parse(extra.as_bytes()),
-            Err(VolumeInfoError::Parse(_))
-        ));
+        let text = String::from_utf8(v.encode()).unwrap();
+        for variant in [
+            format!("{text}x = 1\n"),
+            text.replace('\n', "\r\n"),
+            text.replace("volume = 2", "volume = 02"),
+            text.replace("volume = 2", "volume = +2"),
+            text.replace("volume = 2", "volume=2"),
+            text.trim_end().to_string(),
+            text.replace("bundle = \"", "bundle = \"\\u0030"),
+        ] {
+            assert!(
+                matches!(
+                    VolumeInfo::parse(variant.as_bytes()),
+                    Err(VolumeInfoError::Parse | VolumeInfoError::UnknownFormat { .. })
+                ),
+                "{variant:?}"
+            );
+        }
     }
 }

@@ -1,11 +1,15 @@
 //! `ferry import`: verify a bundle completely, store its objects, build every repository
 //! version, record it all in one database transaction, then publish.
 //!
+//! The bundle is read by the same reader as `ferry verify --deep` ([`crate::bundle`]): an
+//! import accepts exactly the media that verify accepts, and it also writes.
+//!
 //! Order, and why it is safe to kill at any point (spec: "crash safety comes from
 //! ordering"):
 //! 1. signatures and the volume set are checked; a refused bundle changes nothing;
-//! 2. one pass over the packs checks every pack hash and stores every new object
-//!    (verified, durable, then renamed: names in `objects/` always mean good content);
+//! 2. one pass over the packs checks every pack hash, every entry and every object, writing
+//!    the objects the store lacks to temporary files; only if nothing was wrong are they
+//!    made durable and renamed into `objects/` (names there always mean good content);
 //! 3. repository versions are built as new directories, renamed into `versions/` when
 //!    complete;
 //! 4. one SQLite transaction records the bundle, versions, views and publications;
@@ -14,14 +18,19 @@
 //! A run killed before 4 left only unreferenced objects and versions, which the next run
 //! reuses; after 4, the next run (of any import) finishes step 5 first.
 
-pub mod extract;
+mod assemble;
+mod record;
+pub mod sink;
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+pub use record::version_cmp;
 
-use rusqlite::params;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
+use crate::bundle::pass::{self, Depth, Discard};
+use crate::bundle::{Bundle, Finding};
 use crate::format::manifest::Manifest;
 use crate::format::signify::PublicKey;
 use crate::format::{BundleId, ObjectId};
@@ -29,7 +38,7 @@ use crate::progress::Progress;
 use crate::store::db::DbError;
 use crate::store::trees::{self, TreeError};
 use crate::store::{Access, Store, StoreError, objects};
-use crate::volume_set::{self, Finding};
+use sink::StoreSink;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -148,28 +157,6 @@ pub enum ImportError {
         /// The base's creation time.
         created: String,
     },
-    /// A pack is damaged.
-    #[error("volume {volume} ({}): packs/{pack}.ferrypack {what}; nothing published was changed", dir.display())]
-    Pack {
-        /// Volume number.
-        volume: u32,
-        /// Its directory.
-        dir: PathBuf,
-        /// Pack name.
-        pack: String,
-        /// What is wrong.
-        what: String,
-    },
-    /// An object does not decode to its id.
-    #[error("object {} ({}) {what}; nothing published was changed", id.short(), users.join(", "))]
-    Object {
-        /// Object id.
-        id: ObjectId,
-        /// Tree files that use it.
-        users: Vec<String>,
-        /// What is wrong.
-        what: String,
-    },
     /// Not enough room.
     #[error(
         "not enough space: this bundle adds {} to the store, but {} has only {} free; nothing was changed",
@@ -183,17 +170,36 @@ pub enum ImportError {
         /// The store.
         path: PathBuf,
     },
+    /// The store's file system filled up during the import.
+    #[error(
+        "no space left on the file system of the store {}: {detail}; nothing published was changed. Free some space there and run the same import again: what was stored so far is kept",
+        store.display()
+    )]
+    NoSpaceLeft {
+        /// The store.
+        store: PathBuf,
+        /// What was being written.
+        detail: String,
+    },
+    /// The store's location and the bundle's paths together are too long for Linux.
+    #[error(
+        "the store {} is at a path of {root} bytes, and this bundle publishes paths of {longest} bytes under it: together they exceed the {PATH_MAX} bytes Linux allows in a path. Use a store at a path of at most {} bytes; nothing was changed",
+        store.display(), PATH_MAX.saturating_sub(*longest + 1)
+    )]
+    PathTooLong {
+        /// The store.
+        store: PathBuf,
+        /// Length of its absolute path.
+        root: usize,
+        /// Longest path the bundle publishes under it.
+        longest: usize,
+    },
     /// A version could not be built.
     #[error("{0}; nothing published was changed")]
     Tree(#[from] TreeError),
-    /// I/O in the store.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// Where.
-        path: PathBuf,
-        /// Error.
-        source: std::io::Error,
-    },
+    /// Writing to the store failed.
+    #[error("writing to the store: {0}; nothing published was changed")]
+    Write(std::io::Error),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -239,19 +245,80 @@ fn refused_message(findings: &[Finding], missing: &[u32], volumes: Option<u32>) 
     s
 }
 
-fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
-    move |source| ImportError::Io {
-        path: path.to_path_buf(),
-        source,
+/// Linux's limit on the length of a path, terminating NUL included.
+const PATH_MAX: usize = 4096;
+
+impl ImportError {
+    fn refused(findings: Vec<Finding>, missing: Vec<u32>, volumes: Option<u32>) -> Self {
+        ImportError::Refused {
+            findings,
+            missing,
+            volumes,
+        }
     }
 }
 
 /// Import a bundle into a store.
 pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, ImportError> {
+    run(opts, progress).map_err(|e| {
+        if is_disk_full(&e) {
+            ImportError::NoSpaceLeft {
+                store: opts.store.clone(),
+                detail: e.to_string(),
+            }
+        } else {
+            e
+        }
+    })
+}
+
+/// Whether an error comes from a full disk (or quota), wherever in the store it happened.
+fn is_disk_full(e: &ImportError) -> bool {
+    if let ImportError::Write(io) = e {
+        return matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        );
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = err.downcast_ref::<rusqlite::Error>()
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, ImportError> {
     let store = Store::open(&opts.store, Access::Write { wait: opts.wait }, &|m| {
         progress.note(m)
     })?;
     store.clean_tmp()?;
+    let result = run_locked(&store, opts, progress);
+    if result.is_err() {
+        // A refused or failed import leaves no work files behind (a killed one leaves
+        // them to the next run, which starts by removing them).
+        let _ = store.clean_tmp();
+    }
+    result
+}
+
+fn run_locked(
+    store: &Store,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Outcome, ImportError> {
     let republished = store.reconcile()?;
     store.clean_staging()?;
     if republished > 0 {
@@ -272,57 +339,33 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         return Err(ImportError::NoTrustedKey);
     }
 
-    // 1. Signatures, identities, completeness.
-    let set = volume_set::open_set(&opts.volumes, &trusted);
-    let volumes = set.bundle.as_ref().map(|(_, m)| m.volumes);
-    let Some((bundle, manifest)) = set.bundle else {
-        return Err(ImportError::Refused {
-            findings: set.findings.findings,
-            missing: Vec::new(),
-            volumes,
-        });
+    // 1. Signatures, identities, the manifest, the volumes given.
+    let set = crate::bundle::set::open(&opts.volumes, &trusted);
+    let Some(bundle) = &set.bundle else {
+        return Err(ImportError::refused(set.findings, Vec::new(), None));
     };
-    let id = bundle.to_hex();
+    let manifest = &bundle.manifest;
+    let volumes = Some(manifest.volumes);
+    if !set.findings.is_empty() {
+        let missing = set.missing();
+        return Err(ImportError::refused(set.findings, missing, volumes));
+    }
+    let id = bundle.id.to_hex();
     if let Some(when) = store.db.bundle_imported(&id)? {
+        // Nothing to do, if the media are what they claim: check them as a new import would.
+        let p = pass::run(bundle, &set.volumes, Depth::Objects, &mut Discard, progress)
+            .map_err(ImportError::Write)?;
+        if !p.findings.is_empty() {
+            return Err(ImportError::refused(p.findings, Vec::new(), volumes));
+        }
         return Ok(Outcome::AlreadyImported {
             bundle: id,
             imported: when,
             republished,
         });
     }
-    let mut findings = set.findings.findings;
-    // A duplicate volume is harmless for import: the first copy given is used.
-    findings.retain(|f| f.kind != crate::volumes::ProblemKind::Duplicate);
-    if !findings.is_empty() {
-        return Err(ImportError::Refused {
-            findings,
-            missing: Vec::new(),
-            volumes,
-        });
-    }
-    for v in set.volumes.values() {
-        for (name, p) in manifest
-            .packs
-            .iter()
-            .filter(|(_, p)| p.volume == v.info.volume)
-        {
-            let rel = format!("packs/{name}.ferrypack");
-            if v.listed(&rel) != Some(p.sha256) {
-                return Err(ImportError::Refused {
-                    findings: vec![Finding {
-                        volume: v.dir.display().to_string(),
-                        number: Some(v.info.volume),
-                        file: Some(rel),
-                        kind: crate::volumes::ProblemKind::BadSignature,
-                        detail: "is in the manifest but the signed list disagrees about it".into(),
-                    }],
-                    missing: Vec::new(),
-                    volumes,
-                });
-            }
-        }
-    }
-    let rollback = check_stream(&store, &id, &manifest, opts.allow_rollback)?;
+    let rollback = check_stream(store, &id, manifest, opts.allow_rollback)?;
+    check_paths(store, manifest)?;
 
     // Volumes staged by earlier runs are not read again; together with the ones given they
     // may complete the set.
@@ -334,27 +377,30 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         .collect();
     let stage_dir = store.root.join("staging").join(&id);
     let pieces = stage_dir.join("pieces");
-
-    // 2. Objects.
-    let wanted: HashSet<ObjectId> = manifest
+    let spanning: Vec<ObjectId> = manifest
         .objects
-        .keys()
-        .filter(|id| !objects::has(&store.root, id))
-        .copied()
+        .iter()
+        .filter(|(_, o)| {
+            o.pieces
+                .iter()
+                .any(|p| !present.contains_key(&manifest.packs[&p.pack].volume))
+        })
+        .map(|(id, _)| *id)
         .collect();
-    check_space(&store, &manifest, &wanted)?;
-    let mut extracted = extract::extract(
-        &store.root,
-        &store.tmp(),
-        &pieces,
-        &manifest,
-        &present,
-        &wanted,
-        progress,
-    )?;
+    check_space(store, bundle, &present)?;
+    crate::crashpoint::hit("space-checked");
+
+    // 2. Every pack, entry and object; new objects written, kept only if all is well.
+    let mut sink = StoreSink::new(&store.root, &store.tmp(), &pieces);
+    let p = pass::run(bundle, &present, Depth::Objects, &mut sink, progress)
+        .map_err(ImportError::Write)?;
+    if !p.findings.is_empty() {
+        return Err(ImportError::refused(p.findings, Vec::new(), volumes));
+    }
+    crate::crashpoint::hit("objects-checked");
     if !remaining.is_empty() {
+        sink.commit().map_err(ImportError::Write)?;
         // Keep what was verified and wait for the other volumes.
-        objects::sync_filesystem(&store.root).map_err(io(&store.root))?;
         let now: Vec<u32> = present.keys().copied().collect();
         if !now.is_empty() {
             store.db.add_staged(&id, &now)?;
@@ -368,21 +414,19 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
             remaining,
         });
     }
-    // Every volume seen: objects that span volumes are decoded from their staged pieces.
-    let spanning: Vec<ObjectId> = extract::spanning(&manifest, &wanted, &present)
-        .copied()
+    // Every volume seen: objects whose pieces came in different runs were staged, piece
+    // by piece; they are decoded now.
+    let staged_objects: Vec<ObjectId> = spanning
+        .into_iter()
+        .filter(|id| sink::piece_file(&pieces, id, 0).exists())
         .collect();
-    if !spanning.is_empty() {
-        let more = extract::assemble(
-            &store.root,
-            &store.tmp(),
-            &pieces,
-            &manifest,
-            spanning.iter(),
-        )?;
-        extracted.objects += more.objects;
-        extracted.bytes += more.bytes;
+    let mut findings = Vec::new();
+    assemble::assemble(&mut sink, &pieces, manifest, &staged_objects, &mut findings)
+        .map_err(ImportError::Write)?;
+    if !findings.is_empty() {
+        return Err(ImportError::refused(findings, Vec::new(), volumes));
     }
+    let added = sink.commit().map_err(ImportError::Write)?;
     crate::crashpoint::hit("after-objects");
 
     // 3. Versions.
@@ -393,7 +437,7 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         .iter()
         .filter_map(|p| p.gpg_key.as_ref().map(|k| (p.label.as_str(), k)))
         .collect();
-    let product_of_tree = tree_products(&manifest);
+    let product_of_tree = tree_products(manifest);
     for t in &manifest.trees {
         let key = product_of_tree
             .get(t.name.as_str())
@@ -402,6 +446,7 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
         let vid = trees::version_id(t, key);
         let bytes = trees::build(&store.root, &store.tmp(), &vid, t, key)?;
         versions.insert(t.name.clone(), (vid, bytes));
+        crate::crashpoint::hit("version-built");
     }
     progress.end();
     crate::crashpoint::hit("after-versions");
@@ -410,19 +455,27 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
     let manifest_copy = store
         .root
         .join("bundles")
-        .join(format!("{}.toml", bundle.to_hex()));
+        .join(format!("{}.toml", bundle.id.to_hex()));
     if !manifest_copy.exists() {
         let tmp = store.tmp().join("manifest.toml");
-        std::fs::write(&tmp, manifest.encode()).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &manifest_copy).map_err(io(&manifest_copy))?;
+        write_manifest(&tmp, manifest).map_err(ImportError::Write)?;
+        std::fs::rename(&tmp, &manifest_copy)
+            .map_err(|e| ImportError::Write(objects::at(&manifest_copy)(e)))?;
+        crate::crashpoint::hit("manifest-kept");
     }
-    objects::sync_filesystem(&store.root).map_err(io(&store.root))?;
+    objects::sync_filesystem(&store.root)
+        .map_err(|e| ImportError::Write(objects::at(&store.root)(e)))?;
+    crate::crashpoint::hit("before-commit");
 
     // 4. The transaction.
-    let published = record(
-        &store,
-        &bundle,
-        &manifest,
+    let extracted = record::Added {
+        objects: added.0,
+        bytes: added.1,
+    };
+    let published = record::record(
+        store,
+        &bundle.id,
+        manifest,
         &versions,
         &extracted,
         rollback.as_deref(),
@@ -431,16 +484,91 @@ pub fn import(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, 
 
     // 5. Publish.
     store.reconcile()?;
+    crate::crashpoint::hit("after-publish");
     let _ = std::fs::remove_dir_all(&stage_dir);
+    let present_before = (manifest.objects.len() as u64).saturating_sub(added.0);
     Ok(Outcome::Imported(ImportSummary {
-        bundle: bundle.to_hex(),
+        bundle: id,
         organization: manifest.organization.clone(),
         sequence: manifest.sequence,
-        objects_added: extracted.objects,
-        bytes_added: extracted.bytes,
-        objects_present: manifest.objects.len() as u64 - wanted.len() as u64,
+        objects_added: added.0,
+        bytes_added: added.1,
+        objects_present: present_before,
         published,
     }))
+}
+
+/// Write the canonical manifest to a new file, streaming (no second copy in memory).
+fn write_manifest(path: &Path, m: &Manifest) -> std::io::Result<()> {
+    struct W<T: std::io::Write>(T, Option<std::io::Error>);
+    impl<T: std::io::Write> std::fmt::Write for W<T> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write_all(s.as_bytes()).map_err(|e| {
+                self.1 = Some(e);
+                std::fmt::Error
+            })
+        }
+    }
+    let f = std::fs::File::create(path).map_err(objects::at(path))?;
+    let mut w = W(std::io::BufWriter::new(f), None);
+    if m.write_to(&mut w).is_err() {
+        return Err(objects::at(path)(
+            w.1.take()
+                .unwrap_or_else(|| std::io::Error::other("format")),
+        ));
+    }
+    let f =
+        w.0.into_inner()
+            .map_err(|e| objects::at(path)(e.into_error()))?;
+    f.sync_all().map_err(objects::at(path))
+}
+
+/// Every path the bundle publishes, under the store's absolute path, must fit in a Linux
+/// path; checked before anything is written.
+fn check_paths(store: &Store, m: &Manifest) -> Result<(), ImportError> {
+    let root = std::fs::canonicalize(&store.root).unwrap_or_else(|_| store.root.clone());
+    let root_len = root.as_os_str().len();
+    let org = m.organization.len();
+    // published/ORG/views/VIEW/PRODUCT/REPO, and versions/<64 hex>, tmp/version-<64 hex>.
+    let mut prefix: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in &m.repositories {
+        let p = "/published/".len() + org + "/library/".len() + r.product.len() + 1 + r.label.len();
+        let e = prefix.entry(r.tree.as_str()).or_default();
+        *e = (*e).max(p);
+    }
+    for v in &m.content_views {
+        for vr in &v.repositories {
+            let p = "/published/".len()
+                + org
+                + "/views/".len()
+                + v.label.len()
+                + 1
+                + vr.repository.len();
+            let e = prefix.entry(vr.tree.as_str()).or_default();
+            *e = (*e).max(p);
+        }
+    }
+    let longest = m
+        .trees
+        .iter()
+        .map(|t| {
+            let under = prefix
+                .get(t.name.as_str())
+                .copied()
+                .unwrap_or(0)
+                .max("/tmp/version-".len() + 64);
+            under + 1 + t.files.keys().map(String::len).max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    if root_len + longest >= PATH_MAX {
+        return Err(ImportError::PathTooLong {
+            store: store.root.clone(),
+            root: root_len,
+            longest,
+        });
+    }
+    Ok(())
 }
 
 /// Old or replayed media are refused; an incremental bundle needs its base. Returns the
@@ -502,22 +630,33 @@ fn tree_products(m: &Manifest) -> BTreeMap<&str, &str> {
     out
 }
 
+/// Room for what this run writes: the objects the store lacks (each rounded up to the
+/// file system's block), the pieces it stages, the manifest's copy, and 16 MiB for
+/// directories and the database. Checked arithmetic throughout: a hostile manifest cannot
+/// make the sum wrap.
 fn check_space(
     store: &Store,
-    manifest: &Manifest,
-    wanted: &HashSet<ObjectId>,
+    bundle: &Bundle,
+    present: &BTreeMap<u32, crate::bundle::Volume>,
 ) -> Result<(), ImportError> {
-    // Objects, plus the manifest copy and room for directories and the database.
-    let needed: u64 = wanted
-        .iter()
-        .map(|id| manifest.objects[id].size)
-        .sum::<u64>()
-        + manifest.encode().len() as u64
-        + 16 * 1024 * 1024;
-    let st = rustix::fs::statvfs(&store.root).map_err(|e| ImportError::Io {
-        path: store.root.clone(),
-        source: e.into(),
-    })?;
+    let st = rustix::fs::statvfs(&store.root)
+        .map_err(|e| ImportError::Write(objects::at(&store.root)(e.into())))?;
+    let block = st.f_frsize.max(512);
+    let m = &bundle.manifest;
+    let mut needed = Some(bundle.manifest_len + 16 * 1024 * 1024);
+    for (id, o) in &m.objects {
+        if !objects::has(&store.root, id) {
+            needed = needed.and_then(|n| n.checked_add(o.size.div_ceil(block).checked_mul(block)?));
+        }
+        let here =
+            |p: &&crate::format::manifest::Piece| present.contains_key(&m.packs[&p.pack].volume);
+        if !o.pieces.iter().all(|p| here(&p)) {
+            for p in o.pieces.iter().filter(here) {
+                needed = needed.and_then(|n| n.checked_add(p.length));
+            }
+        }
+    }
+    let needed = needed.unwrap_or(u64::MAX);
     let available = st.f_bavail.saturating_mul(st.f_frsize);
     if needed > available {
         return Err(ImportError::NoSpace {
@@ -527,223 +666,4 @@ fn check_space(
         });
     }
     Ok(())
-}
-
-/// Compare content-view versions: numeric where both parts are numbers (`1.10` > `1.9`).
-pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let mut x = a.split('.');
-    let mut y = b.split('.');
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return std::cmp::Ordering::Equal,
-            (None, Some(_)) => return std::cmp::Ordering::Less,
-            (Some(_), None) => return std::cmp::Ordering::Greater,
-            (Some(p), Some(q)) => {
-                let o = match (p.parse::<u64>(), q.parse::<u64>()) {
-                    (Ok(m), Ok(n)) => m.cmp(&n),
-                    _ => p.cmp(q),
-                };
-                if o != std::cmp::Ordering::Equal {
-                    return o;
-                }
-            }
-        }
-    }
-}
-
-/// Record that `path` (under `published/`) shows version tree `vid`.
-fn publish(
-    tx: &rusqlite::Transaction<'_>,
-    path: String,
-    vid: &str,
-    version: String,
-    changed: bool,
-) -> Result<Published, ImportError> {
-    tx.execute(
-        "INSERT OR REPLACE INTO publications(path, tree) VALUES(?1, ?2)",
-        params![path, vid],
-    )
-    .map_err(|e| ImportError::Db(DbError::from(e)))?;
-    Ok(Published {
-        path,
-        version,
-        changed,
-    })
-}
-
-/// Step 4: one transaction.
-fn record(
-    store: &Store,
-    bundle: &BundleId,
-    m: &Manifest,
-    versions: &BTreeMap<String, (String, u64)>,
-    extracted: &extract::Extracted,
-    rollback: Option<&str>,
-) -> Result<Vec<Published>, ImportError> {
-    let now = crate::time::rfc3339(crate::time::now_secs());
-    let org = &m.organization;
-    let b = bundle.to_hex();
-    let mut published = Vec::new();
-    let tx = store
-        .db
-        .conn
-        .unchecked_transaction()
-        .map_err(DbError::from)?;
-    let sql = |e: rusqlite::Error| ImportError::Db(DbError::from(e));
-    tx.execute(
-        "INSERT INTO bundles(id, organization, signer, sequence, base, created, volumes, objects, bytes, imported)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            b,
-            org,
-            m.signer.to_string(),
-            m.sequence as i64,
-            m.base.as_ref().map(|x| x.bundle.to_hex()),
-            m.created,
-            m.volumes,
-            m.objects.len() as i64,
-            m.objects.values().map(|o| o.size).sum::<u64>() as i64,
-            now
-        ],
-    )
-    .map_err(sql)?;
-    for p in &m.products {
-        tx.execute(
-            "INSERT OR REPLACE INTO products(organization, label, name, gpg_key_name, bundle) VALUES(?1, ?2, ?3, ?4, ?5)",
-            params![org, p.label, p.name, p.gpg_key.as_ref().map(|k| k.name.clone()), b],
-        )
-        .map_err(sql)?;
-    }
-    for r in &m.repositories {
-        tx.execute(
-            "INSERT OR REPLACE INTO repositories(organization, product, label, name, arch) VALUES(?1, ?2, ?3, ?4, ?5)",
-            params![org, r.product, r.label, r.name, r.arch],
-        )
-        .map_err(sql)?;
-        let tree = m.tree(&r.tree).expect("checked manifest");
-        let (vid, bytes) = &versions[&r.tree];
-        // The transaction is on the store's connection: this read sees it.
-        let current = store.db.current_version(org, &r.product, &r.label)?;
-        let (version, changed) = match current {
-            Some((v, t)) if &t == vid => (v, false),
-            Some((v, _)) => (v + 1, true),
-            None => (1, true),
-        };
-        if changed {
-            tx.execute(
-                "INSERT INTO repository_versions(organization, product, label, version, tree, bundle, packages, files, bytes, imported)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![org, r.product, r.label, version, vid, b, tree.packages as i64, tree.files.len() as i64, *bytes as i64, now],
-            )
-            .map_err(sql)?;
-        }
-        let path = format!("{org}/library/{}/{}", r.product, r.label);
-        published.push(publish(&tx, path, vid, version.to_string(), changed)?);
-    }
-    for v in &m.content_views {
-        let seq: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM view_versions",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO view_versions(organization, label, version, name, bundle, imported, seq)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![org, v.label, v.version, v.name, b, now, seq],
-        )
-        .map_err(sql)?;
-        tx.execute(
-            "DELETE FROM view_repositories WHERE organization = ?1 AND view = ?2 AND view_version = ?3",
-            params![org, v.label, v.version],
-        )
-        .map_err(sql)?;
-        for vr in &v.repositories {
-            let (product, repo) = vr.repository.split_once('/').expect("checked manifest");
-            let tree = m.tree(&vr.tree).expect("checked manifest");
-            let (vid, bytes) = &versions[&vr.tree];
-            tx.execute(
-                "INSERT INTO view_repositories(organization, view, view_version, product, repository, tree, packages, files, bytes)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![org, v.label, v.version, product, repo, vid, tree.packages as i64, tree.files.len() as i64, *bytes as i64],
-            )
-            .map_err(sql)?;
-        }
-    }
-    // Views publish their newest version.
-    let mut views: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    {
-        let mut st = tx
-            .prepare("SELECT label, version FROM view_versions WHERE organization = ?1")
-            .map_err(sql)?;
-        let rows = st
-            .query_map(params![org], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(sql)?;
-        for row in rows {
-            let (label, version) = row.map_err(sql)?;
-            views.entry(label).or_default().push(version);
-        }
-    }
-    for (label, mut vs) in views {
-        vs.sort_by(|a, b| version_cmp(a, b));
-        let newest = vs.last().expect("at least one version").clone();
-        let mut st = tx
-            .prepare(
-                "SELECT product, repository, tree FROM view_repositories
-                 WHERE organization = ?1 AND view = ?2 AND view_version = ?3",
-            )
-            .map_err(sql)?;
-        let rows: Vec<(String, String, String)> = st
-            .query_map(params![org, label, newest], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(sql)?
-            .collect::<Result<_, _>>()
-            .map_err(sql)?;
-        for (product, repo, vid) in rows {
-            let path = format!("{org}/views/{label}/{product}/{repo}");
-            let changed = store.db.publication(&path)?.as_deref() != Some(vid.as_str());
-            published.push(publish(&tx, path, &vid, newest.clone(), changed)?);
-        }
-    }
-    tx.execute(
-        "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'import', ?2, ?3)",
-        params![
-            now,
-            b,
-            format!(
-                "sequence {} from signer {} created {}: {} objects added ({} bytes), {} volumes",
-                m.sequence, m.signer, m.created, extracted.objects, extracted.bytes, m.volumes
-            )
-        ],
-    )
-    .map_err(sql)?;
-    if let Some(note) = rollback {
-        tx.execute(
-            "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'rollback', ?2, ?3)",
-            params![now, b, note],
-        )
-        .map_err(sql)?;
-    }
-    tx.execute("DELETE FROM staged_volumes WHERE bundle = ?1", params![b])
-        .map_err(sql)?;
-    tx.commit().map_err(sql)?;
-    Ok(published)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_cmp;
-    use std::cmp::Ordering::*;
-
-    #[test]
-    fn view_versions_order_numerically() {
-        assert_eq!(version_cmp("1.10", "1.9"), Greater);
-        assert_eq!(version_cmp("2.0", "10.0"), Less);
-        assert_eq!(version_cmp("1.0", "1.0.1"), Less);
-        assert_eq!(version_cmp("1.0", "1.0"), Equal);
-    }
 }

@@ -317,10 +317,9 @@ fn resolve_base(
 /// with the signing key's public half.
 fn load_previous(p: &Path, key: &SecretKey) -> Result<Manifest, PackError> {
     let bytes = if p.is_dir() {
-        let (_, bytes) = crate::volumes::open(p, &[key.public()]).map_err(|e| {
-            PackError::Base(format!("--since {}: {} {}", p.display(), e.file, e.detail))
-        })?;
-        bytes
+        let fail = |f: crate::bundle::Finding| PackError::Base(format!("--since {f}"));
+        let (v, _) = crate::bundle::volume::open(p, &[key.public()]).map_err(fail)?;
+        v.read_manifest().map_err(fail)?
     } else {
         std::fs::read(p).map_err(|source| PackError::Io {
             path: p.to_path_buf(),

@@ -76,7 +76,9 @@ impl Db {
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         if create {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // A rollback journal, not WAL: a reader then needs no `-shm` file, so `status`
+            // and `repofile` work on a store whose disk is full.
+            conn.pragma_update(None, "journal_mode", "DELETE")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.execute_batch(CREATE)?;
             let v: Option<i64> = conn

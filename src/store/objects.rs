@@ -1,19 +1,18 @@
 //! The content-addressed object store: `objects/ab/cdef…`, one read-only file per object,
 //! named by the SHA-256 of its bytes.
 //!
-//! An object is written to a temporary file while it is decoded and hashed; only when its
-//! size and hash are right does it become a candidate, and candidates are renamed into
-//! place in batches after one `syncfs`, so that a name in `objects/` always means complete,
-//! durable, verified content — even after a crash.
+//! An object is written to a temporary file while it is decoded and checked (by the bundle
+//! reader); only a verified object is added to a [`Batch`], and a batch is made durable with
+//! one `syncfs` before its objects are renamed into place, so that a name in `objects/`
+//! always means complete, durable, verified content — even after a crash. A temporary file
+//! that is not kept is removed.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
-use crate::format::{ObjectId, Sha256Digest};
+use crate::format::ObjectId;
 
 /// Path of object `id` under the store root.
 pub fn path(root: &Path, id: &ObjectId) -> PathBuf {
@@ -26,151 +25,65 @@ pub fn has(root: &Path, id: &ObjectId) -> bool {
     path(root, id).is_file()
 }
 
-/// Why an object could not be stored.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ObjectWriteError {
-    /// More bytes than the manifest declares.
-    #[error("decodes to more than the {expected} bytes the manifest declares")]
-    TooLong {
-        /// Declared size.
-        expected: u64,
-    },
-    /// Fewer bytes.
-    #[error("decodes to {found} bytes, the manifest declares {expected}")]
-    TooShort {
-        /// Produced.
-        found: u64,
-        /// Declared.
-        expected: u64,
-    },
-    /// Wrong content.
-    #[error("its content hashes to {found}, not to its id")]
-    Hash {
-        /// Computed.
-        found: Sha256Digest,
-    },
-    /// The stored bytes do not decode.
-    #[error("the stored bytes do not decode: {0}")]
-    Decode(std::io::Error),
-    /// I/O in the store.
-    #[error("writing {}: {source}", path.display())]
-    Io {
-        /// File.
-        path: PathBuf,
-        /// Error.
-        source: std::io::Error,
-    },
+/// An I/O error with the path it happened at, keeping its kind (so that a full disk is
+/// still recognised as one).
+pub fn at(path: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
+    move |e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Decoded bytes of one object going to a temporary file, hashed and capped at its size.
+/// The decoded bytes of one object going to a temporary file.
 pub struct ObjectFile {
-    id: ObjectId,
-    size: u64,
     tmp: PathBuf,
-    file: File,
-    hasher: Sha256,
-    written: u64,
+    file: Option<BufWriter<File>>,
 }
 
 impl ObjectFile {
-    /// Start object `id` of `size` bytes in `tmp_dir`.
-    pub fn create(tmp_dir: &Path, id: ObjectId, size: u64) -> Result<Self, ObjectWriteError> {
+    /// Start object `id` in `tmp_dir`.
+    pub fn create(tmp_dir: &Path, id: &ObjectId) -> std::io::Result<Self> {
         let tmp = tmp_dir.join(format!("obj-{}", id.to_hex()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|source| ObjectWriteError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
+        let file = File::create(&tmp).map_err(at(&tmp))?;
         Ok(Self {
-            id,
-            size,
             tmp,
-            file,
-            hasher: Sha256::new(),
-            written: 0,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
         })
     }
 
-    /// Check size and hash; returns the verified temporary file, ready to be renamed.
-    pub fn finish(self) -> Result<Verified, ObjectWriteError> {
-        if self.written != self.size {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err(ObjectWriteError::TooShort {
-                found: self.written,
-                expected: self.size,
-            });
+    /// Flush and close; the temporary file stays until it is renamed or dropped.
+    fn close(mut self) -> std::io::Result<PathBuf> {
+        if let Some(f) = self.file.take() {
+            // Durability comes from the batch's one syncfs.
+            f.into_inner().map_err(|e| at(&self.tmp)(e.into_error()))?;
         }
-        let found = Sha256Digest::from_hasher(self.hasher);
-        if found != self.id {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err(ObjectWriteError::Hash { found });
-        }
-        Ok(Verified {
-            id: self.id,
-            tmp: self.tmp,
-            size: self.size,
-        })
-    }
-
-    /// Throw it away.
-    pub fn abort(self) {
-        let _ = std::fs::remove_file(&self.tmp);
+        Ok(std::mem::take(&mut self.tmp))
     }
 }
-
-/// The error inside the `io::Error` an [`ObjectFile`] returns when more bytes come than
-/// its declared size.
-#[derive(Debug)]
-pub struct OverSize(pub u64);
-
-impl std::fmt::Display for OverSize {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "more than the declared {} bytes", self.0)
-    }
-}
-
-impl std::error::Error for OverSize {}
 
 impl Write for ObjectFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.written + buf.len() as u64 > self.size {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                OverSize(self.size),
-            ));
-        }
-        self.file.write_all(buf)?;
-        self.hasher.update(buf);
-        self.written += buf.len() as u64;
-        Ok(buf.len())
+        let f = self.file.as_mut().expect("open until closed");
+        f.write(buf).map_err(at(&self.tmp))
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        let f = self.file.as_mut().expect("open until closed");
+        f.flush().map_err(at(&self.tmp))
     }
 }
 
-/// A verified object in a temporary file.
-pub struct Verified {
-    id: ObjectId,
-    tmp: PathBuf,
-    size: u64,
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
-/// Verified objects waiting to be made durable and renamed into `objects/`.
+/// Verified objects waiting to be made durable and renamed into `objects/`. Dropped
+/// without [`Batch::commit`], it removes their temporary files.
 pub struct Batch {
     root: PathBuf,
-    pending: Vec<Verified>,
-    bytes: u64,
+    pending: Vec<(ObjectId, PathBuf)>,
 }
-
-/// Rename after this many bytes or objects are pending.
-const BATCH_BYTES: u64 = 512 << 20;
-const BATCH_OBJECTS: usize = 4096;
 
 impl Batch {
     /// An empty batch for the store at `root`.
@@ -178,41 +91,40 @@ impl Batch {
         Self {
             root: root.to_path_buf(),
             pending: Vec::new(),
-            bytes: 0,
         }
     }
 
-    /// Add a verified object; may commit the batch.
-    pub fn push(&mut self, v: Verified) -> Result<(), ObjectWriteError> {
-        self.bytes += v.size;
-        self.pending.push(v);
-        if self.bytes >= BATCH_BYTES || self.pending.len() >= BATCH_OBJECTS {
-            self.commit()?;
-        }
+    /// Add a verified object.
+    pub fn push(&mut self, id: ObjectId, f: ObjectFile) -> std::io::Result<()> {
+        let tmp = f.close()?;
+        self.pending.push((id, tmp));
         Ok(())
     }
 
     /// Make every pending object durable (one `syncfs`), then rename each into place.
-    pub fn commit(&mut self) -> Result<(), ObjectWriteError> {
+    pub fn commit(&mut self) -> std::io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        sync_filesystem(&self.root).map_err(|source| ObjectWriteError::Io {
-            path: self.root.clone(),
-            source,
-        })?;
-        for v in self.pending.drain(..) {
-            let dest = path(&self.root, &v.id);
-            let io = |source| ObjectWriteError::Io {
-                path: dest.clone(),
-                source,
-            };
-            std::fs::set_permissions(&v.tmp, std::fs::Permissions::from_mode(0o444)).map_err(io)?;
-            std::fs::create_dir_all(dest.parent().expect("objects have a parent")).map_err(io)?;
-            std::fs::rename(&v.tmp, &dest).map_err(io)?;
+        sync_filesystem(&self.root).map_err(at(&self.root))?;
+        for (id, tmp) in std::mem::take(&mut self.pending) {
+            let dest = path(&self.root, &id);
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))
+                .map_err(at(&tmp))?;
+            let dir = dest.parent().expect("objects have a parent");
+            std::fs::create_dir_all(dir).map_err(at(dir))?;
+            std::fs::rename(&tmp, &dest).map_err(at(&dest))?;
+            crate::crashpoint::hit("object-stored");
         }
-        self.bytes = 0;
         Ok(())
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for (_, tmp) in &self.pending {
+            let _ = std::fs::remove_file(tmp);
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub fn build(
     for (path, oid) in &tree.files {
         let p = objects::path(root, oid);
         match std::fs::metadata(&p) {
-            Ok(m) => bytes += m.len(),
+            Ok(m) => bytes = bytes.saturating_add(m.len()),
             Err(_) => {
                 return Err(TreeError::MissingObject {
                     path: path.clone(),
@@ -103,6 +103,7 @@ pub fn build(
             }
             Err(e) => return Err(io(&file)(e)),
         }
+        crate::crashpoint::hit("version-file");
     }
     if let Some(k) = key {
         let file = work.join(&k.name);

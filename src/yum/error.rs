@@ -24,7 +24,10 @@ pub enum YumError {
     },
 
     /// A location href that is not a safe repository-relative path.
-    #[error("invalid repository-relative path {path:?}: {reason}")]
+    #[error(
+        "invalid repository-relative path {:?}: {reason}",
+        crate::format::relpath::shorten(path)
+    )]
     BadPath {
         /// The path as found (after XML unescaping).
         path: String,

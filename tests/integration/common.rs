@@ -293,3 +293,55 @@ pub fn must_import(store: &Path, key_prefix: &Path, vols: &[PathBuf]) -> String 
     assert_eq!(code, 0, "import failed:\n{out}\n{err}");
     out
 }
+
+/// Two bundles from one signer: `a` has an older BaseOS (the content view's snapshot),
+/// `b` the current library.
+pub struct Two {
+    pub tmp: tempfile::TempDir,
+    pub key: PathBuf,
+    pub a: Vec<PathBuf>,
+    pub b: Vec<PathBuf>,
+}
+
+pub fn two_bundles() -> Two {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = keygen(tmp.path(), "site");
+    // A first (sequence 1), then B (sequence 2), from the same export state.
+    let src = tmp.path().join("src");
+    let catalog = testdata_copy(&src);
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    let older = text.replace(
+        "path = \"library/repos/baseos\"",
+        "path = \"library/cv/web/1.0/baseos\"",
+    );
+    assert_ne!(older, text);
+    std::fs::write(&catalog, older).unwrap();
+    let a = pack_with(
+        &catalog,
+        &key,
+        &tmp.path().join("a"),
+        &["--media-size", "1M"],
+    );
+    let b = pack_with(
+        &testdata().join("catalog.toml"),
+        &key,
+        &tmp.path().join("b"),
+        &["--media-size", "1M"],
+    );
+    assert_eq!(b.len(), 3);
+    Two { tmp, key, a, b }
+}
+
+/// The catalog part of `status --json` (not the staging area or the history).
+pub fn status(store: &Path) -> Value {
+    let out = ok(ferry()
+        .arg("status")
+        .arg("--store")
+        .arg(store)
+        .arg("--json"));
+    let mut v: Value = serde_json::from_str(&out).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("staged");
+    o.remove("history");
+    v
+}

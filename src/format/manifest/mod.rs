@@ -1,18 +1,27 @@
 //! The bundle manifest: types, the canonical writer, and the strict reader.
 //!
 //! The manifest describes the whole bundle and is byte-identical on every volume. Its
-//! SHA-256 *is* the bundle id. Readers parse it with any TOML parser; writers emit the
-//! canonical form below so that equal bundles have equal bytes.
+//! SHA-256 *is* the bundle id. There is exactly one valid encoding of every manifest (the
+//! canonical form, `spec/FORMAT.md` §10): a reader accepts a manifest only if its bytes are
+//! the canonical encoding of what it parsed from them, so one content has one id, and
+//! readers built on different TOML parsers cannot disagree.
+//!
+//! - [`parse`](Manifest::parse): the strict reader. It reads the canonical line shapes
+//!   directly (memory about the size of the manifest, never a generic TOML tree), compares
+//!   the input with the canonical encoding of the result, then applies every rule of
+//!   [`check`](Manifest::check).
+//! - `encode`: the canonical writer.
+//! - `check`: the rules that hold for any manifest, read or written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
+mod check;
+mod encode;
+mod parse;
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
-use super::constants::{MANIFEST_FORMAT, MAX_VOLUMES, TAR_BLOCK};
+pub use check::{is_label, is_utc_time};
+
 use super::id::{BundleId, KeyId, ObjectId, Sha256Digest};
-use super::relpath;
-use super::toml_out::{key, multiline, string};
 
 /// The manifest of one bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +53,7 @@ pub struct Manifest {
 }
 
 /// Reference to the bundle an incremental bundle builds on.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseRef {
     /// The base bundle's id (SHA-256 of its manifest).
     pub bundle: BundleId,
@@ -56,8 +64,7 @@ pub struct BaseRef {
 }
 
 /// A product: a named group of repositories, optionally with the GPG key that signs its packages.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     /// Short identifier.
     pub label: String,
@@ -68,8 +75,7 @@ pub struct Product {
 }
 
 /// An ASCII-armored GPG public key.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpgKey {
     /// File name it is published under (one normal path component).
     pub name: String,
@@ -78,8 +84,7 @@ pub struct GpgKey {
 }
 
 /// A Library repository.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repository {
     /// Label of the product it belongs to.
     pub product: String,
@@ -96,8 +101,7 @@ pub struct Repository {
 }
 
 /// One version of a content view.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentView {
     /// Short identifier.
     pub label: String,
@@ -110,8 +114,7 @@ pub struct ContentView {
 }
 
 /// A repository as seen by a content-view version.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewRepository {
     /// `product/repository` of a Library repository.
     pub repository: String,
@@ -120,8 +123,7 @@ pub struct ViewRepository {
 }
 
 /// A pack file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pack {
     /// Volume number (1-based) it is on.
     pub volume: u32,
@@ -132,8 +134,7 @@ pub struct Pack {
 }
 
 /// A repository snapshot: relative path → object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
     /// Unique name, e.g. `library/acme-os/baseos`.
     pub name: String,
@@ -144,8 +145,7 @@ pub struct Tree {
 }
 
 /// How an object's stored bytes encode it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     /// Stored as is.
     Raw,
@@ -154,7 +154,8 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    fn as_str(self) -> &'static str {
+    /// The name used in the manifest.
+    pub fn as_str(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
             Encoding::Zstd => "zstd",
@@ -163,8 +164,7 @@ impl Encoding {
 }
 
 /// An object carried by the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     /// Size of the object itself (decoded), in bytes.
     pub size: u64,
@@ -175,15 +175,16 @@ pub struct Object {
 }
 
 impl Object {
-    /// Total stored bytes.
-    pub fn stored_len(&self) -> u64 {
-        self.pieces.iter().map(|p| p.length).sum()
+    /// Total stored bytes (`None` if the lengths overflow, which a checked manifest rules out).
+    pub fn stored_len(&self) -> Option<u64> {
+        self.pieces
+            .iter()
+            .try_fold(0u64, |a, p| a.checked_add(p.length))
     }
 }
 
 /// A run of an object's stored bytes inside a pack (the data of one tar entry).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     /// Pack name.
     pub pack: String,
@@ -202,275 +203,61 @@ pub enum ManifestError {
     NotText,
     /// The first line names another format or version.
     #[error(
-        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)"
+        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)",
+        MANIFEST_FORMAT = super::constants::MANIFEST_FORMAT
     )]
     UnknownFormat {
         /// The first line, shortened.
         found: String,
     },
-    /// Not valid TOML, or not the schema.
-    #[error("manifest does not parse: {0}")]
-    Parse(String),
+    /// A line that is not what the canonical form has there.
+    #[error("manifest line {line}: {what}")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+        /// What was expected or found.
+        what: String,
+    },
+    /// Parsed, but the bytes are not the canonical encoding of what they say.
+    #[error(
+        "manifest line {line} is not in canonical form (spec/FORMAT.md §10): the same content has exactly one encoding"
+    )]
+    NotCanonical {
+        /// 1-based line of the first difference.
+        line: usize,
+    },
     /// A field value violates the format.
     #[error("manifest is inconsistent: {0}")]
     Invalid(String),
 }
 
-// ---------------------------------------------------------------------------------------
-// Reading
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    format: String,
-    created: String,
-    signer: KeyId,
-    sequence: u64,
-    base: Option<BaseRef>,
-    volumes: u32,
-    organization: String,
-    #[serde(default, rename = "product")]
-    products: Vec<Product>,
-    #[serde(default, rename = "repository")]
-    repositories: Vec<Repository>,
-    #[serde(default, rename = "content_view")]
-    content_views: Vec<ContentView>,
-    #[serde(default)]
-    packs: BTreeMap<String, Pack>,
-    #[serde(default, rename = "tree")]
-    trees: Vec<Tree>,
-    #[serde(default)]
-    objects: BTreeMap<ObjectId, Object>,
-}
-
 impl Manifest {
-    /// Parse and check a manifest. The first line must be exactly
-    /// `format = "ferry-bundle/1"`; everything is then checked by [`Manifest::check`].
+    /// Read a manifest: the first line must be exactly `format = "ferry-bundle/1"`, the
+    /// text must be the canonical encoding of what it says, and every rule of
+    /// [`Manifest::check`] must hold.
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| ManifestError::NotText)?;
-        let first = text.lines().next().unwrap_or("");
-        if first != format!("format = {}", string(MANIFEST_FORMAT)) {
-            return Err(ManifestError::UnknownFormat {
-                found: first.chars().take(100).collect(),
-            });
+        let m = parse::parse(bytes)?;
+        let mut cmp = super::toml_out::Compare::new(bytes);
+        let failed = m.write_to(&mut cmp).is_err();
+        if let Some(at) = cmp.first_difference(failed) {
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(ManifestError::NotCanonical { line });
         }
-        let raw: Raw = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
-        debug_assert_eq!(raw.format, MANIFEST_FORMAT);
-        let m = Manifest {
-            created: raw.created,
-            signer: raw.signer,
-            sequence: raw.sequence,
-            base: raw.base,
-            volumes: raw.volumes,
-            organization: raw.organization,
-            products: raw.products,
-            repositories: raw.repositories,
-            content_views: raw.content_views,
-            packs: raw.packs,
-            trees: raw.trees,
-            objects: raw.objects,
-        };
         m.check()?;
         Ok(m)
     }
 
-    /// Every rule of `spec/FORMAT.md` that can be checked on the manifest alone.
-    pub fn check(&self) -> Result<(), ManifestError> {
-        let bad = |s: String| Err(ManifestError::Invalid(s));
-        if !is_rfc3339_utc(&self.created) {
-            return bad(format!(
-                "created {:?} is not YYYY-MM-DDTHH:MM:SSZ",
-                self.created
-            ));
-        }
-        if self.sequence == 0 {
-            return bad("sequence must be at least 1".into());
-        }
-        if let Some(b) = &self.base {
-            if b.sequence >= self.sequence {
-                return bad(format!(
-                    "base sequence {} is not below this bundle's sequence {}",
-                    b.sequence, self.sequence
-                ));
-            }
-            if !is_rfc3339_utc(&b.created) {
-                return bad(format!(
-                    "base created {:?} is not YYYY-MM-DDTHH:MM:SSZ",
-                    b.created
-                ));
-            }
-        }
-        if self.volumes == 0 || self.volumes > MAX_VOLUMES {
-            return bad(format!(
-                "volumes = {} is out of range 1..={MAX_VOLUMES}",
-                self.volumes
-            ));
-        }
-        check_label(&self.organization, "organization")?;
+    /// The canonical bytes of this manifest.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = String::with_capacity(4096 + self.objects.len() * 200);
+        // Writing into a String cannot fail.
+        let _ = self.write_to(&mut s);
+        s.into_bytes()
+    }
 
-        let mut products = HashMap::new();
-        for p in &self.products {
-            check_label(&p.label, "product label")?;
-            if products.insert(p.label.as_str(), p).is_some() {
-                return bad(format!("product {:?} is listed twice", p.label));
-            }
-            if let Some(k) = &p.gpg_key
-                && (k.name.contains('/') || relpath::check(&k.name).is_err())
-            {
-                return bad(format!(
-                    "product {:?}: GPG key name {:?} is not a plain file name",
-                    p.label, k.name
-                ));
-            }
-        }
-        let trees: HashMap<&str, &Tree> = self.trees.iter().map(|t| (t.name.as_str(), t)).collect();
-        if trees.len() != self.trees.len() {
-            return bad("two trees have the same name".into());
-        }
-        let mut repos = BTreeSet::new();
-        for r in &self.repositories {
-            check_label(&r.label, "repository label")?;
-            if !products.contains_key(r.product.as_str()) {
-                return bad(format!(
-                    "repository {:?} names undefined product {:?}",
-                    r.label, r.product
-                ));
-            }
-            if r.content_type != "yum" {
-                return bad(format!(
-                    "repository {}/{} has content type {:?}; this version knows only \"yum\"",
-                    r.product, r.label, r.content_type
-                ));
-            }
-            if let Some(a) = &r.arch {
-                check_label(a, "arch")?;
-            }
-            if !repos.insert(format!("{}/{}", r.product, r.label)) {
-                return bad(format!(
-                    "repository {}/{} is listed twice",
-                    r.product, r.label
-                ));
-            }
-            if !trees.contains_key(r.tree.as_str()) {
-                return bad(format!(
-                    "repository {}/{} names undefined tree {:?}",
-                    r.product, r.label, r.tree
-                ));
-            }
-        }
-        let mut views = BTreeSet::new();
-        for v in &self.content_views {
-            check_label(&v.label, "content view label")?;
-            check_label(&v.version, "content view version")?;
-            if !views.insert((v.label.as_str(), v.version.as_str())) {
-                return bad(format!(
-                    "content view {} version {} is listed twice",
-                    v.label, v.version
-                ));
-            }
-            let mut seen = BTreeSet::new();
-            for vr in &v.repositories {
-                if !repos.contains(&vr.repository) {
-                    return bad(format!(
-                        "content view {} {} names undefined repository {:?}",
-                        v.label, v.version, vr.repository
-                    ));
-                }
-                if !seen.insert(vr.repository.as_str()) {
-                    return bad(format!(
-                        "content view {} {} lists {} twice",
-                        v.label, v.version, vr.repository
-                    ));
-                }
-                if !trees.contains_key(vr.tree.as_str()) {
-                    return bad(format!(
-                        "content view {} {} names undefined tree {:?}",
-                        v.label, v.version, vr.tree
-                    ));
-                }
-            }
-        }
-        for (name, p) in &self.packs {
-            if name.len() < 4 || !name.bytes().all(|b| b.is_ascii_digit()) {
-                return bad(format!("pack name {name:?} is not four or more digits"));
-            }
-            if p.volume == 0 || p.volume > self.volumes {
-                return bad(format!(
-                    "pack {name} is on volume {}, outside 1..={}",
-                    p.volume, self.volumes
-                ));
-            }
-            if p.size < 2 * TAR_BLOCK || p.size % TAR_BLOCK != 0 {
-                return bad(format!(
-                    "pack {name} size {} is not a whole tar archive",
-                    p.size
-                ));
-            }
-        }
-        for t in &self.trees {
-            relpath::check(&t.name)
-                .map_err(|e| ManifestError::Invalid(format!("tree name: {e}")))?;
-            for (path, id) in &t.files {
-                relpath::check(path)
-                    .map_err(|e| ManifestError::Invalid(format!("tree {}: {e}", t.name)))?;
-                if self.base.is_none() && !self.objects.contains_key(id) {
-                    return bad(format!(
-                        "tree {}: {path} refers to object {id} that the bundle does not carry",
-                        t.name
-                    ));
-                }
-            }
-            check_no_file_is_a_directory(t)?;
-        }
-        let mut spans: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-        for (id, o) in &self.objects {
-            if o.size > 0 && o.pieces.is_empty() {
-                return bad(format!("object {id} has no pieces"));
-            }
-            if o.encoding == Encoding::Raw && o.stored_len() != o.size {
-                return bad(format!(
-                    "raw object {id}: pieces hold {} bytes, size is {}",
-                    o.stored_len(),
-                    o.size
-                ));
-            }
-            let order = |p: &Piece| (p.pack.len(), p.pack.clone(), p.offset);
-            if o.pieces.windows(2).any(|w| order(&w[0]) >= order(&w[1])) {
-                return bad(format!(
-                    "object {id}: pieces are not in pack and offset order"
-                ));
-            }
-            for piece in &o.pieces {
-                let Some(pack) = self.packs.get(&piece.pack) else {
-                    return bad(format!("object {id} names undefined pack {}", piece.pack));
-                };
-                let end = piece.offset.checked_add(piece.length);
-                if piece.length == 0
-                    || piece.offset < TAR_BLOCK
-                    || piece.offset % TAR_BLOCK != 0
-                    || end.is_none_or(|e| e > pack.size - 2 * TAR_BLOCK)
-                {
-                    return bad(format!(
-                        "object {id}: a piece lies outside pack {}",
-                        piece.pack
-                    ));
-                }
-                spans
-                    .entry(&piece.pack)
-                    .or_default()
-                    .push((piece.offset, piece.length));
-            }
-        }
-        for (pack, mut v) in spans {
-            v.sort_unstable();
-            for w in v.windows(2) {
-                // Each entry's data is preceded by its own 512-byte header.
-                if w[0].0 + w[0].1.div_ceil(TAR_BLOCK) * TAR_BLOCK + TAR_BLOCK > w[1].0 {
-                    return bad(format!("pack {pack}: two pieces overlap"));
-                }
-            }
-        }
-        Ok(())
+    /// The bundle id of manifest bytes: their SHA-256.
+    pub fn id_of(bytes: &[u8]) -> BundleId {
+        Sha256Digest::of(bytes)
     }
 
     /// Look a tree up by name.
@@ -479,195 +266,16 @@ impl Manifest {
     }
 }
 
-/// No path in a tree may be a proper prefix directory of another one.
-fn check_no_file_is_a_directory(t: &Tree) -> Result<(), ManifestError> {
-    for path in t.files.keys() {
-        let mut at = 0;
-        while let Some(i) = path[at..].find('/') {
-            let dir = &path[..at + i];
-            if t.files.contains_key(dir) {
-                return Err(ManifestError::Invalid(format!(
-                    "tree {}: {dir:?} is both a file and a directory",
-                    t.name
-                )));
-            }
-            at += i + 1;
-        }
-    }
-    Ok(())
+/// The number of a pack from its name, when the name is canonical: the number in decimal,
+/// zero-padded to four digits (`0001`; `12345` once past four digits), at least 1.
+pub fn pack_number(name: &str) -> Option<u32> {
+    let n: u32 = name.parse().ok()?;
+    (n >= 1 && name.bytes().all(|b| b.is_ascii_digit()) && pack_name(n) == name).then_some(n)
 }
 
-/// Labels (organization, product, repository, view, version, arch): 1–128 characters from
-/// `A-Za-z0-9._-`, not starting with `.` — they become directory names on the import side.
-pub fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && !s.starts_with('.')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-}
-
-fn check_label(s: &str, what: &str) -> Result<(), ManifestError> {
-    if is_label(s) {
-        Ok(())
-    } else {
-        Err(ManifestError::Invalid(format!(
-            "{what} {s:?} must be 1-128 characters from A-Z a-z 0-9 . _ - and not start with '.'"
-        )))
-    }
-}
-
-fn is_rfc3339_utc(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 20
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
-
-impl<'de> Deserialize<'de> for Sha256Digest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl<'de> Deserialize<'de> for KeyId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Writing
-
-impl Manifest {
-    /// The canonical bytes of this manifest.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut s = String::with_capacity(4096 + self.objects.len() * 200);
-        let w = &mut s;
-        let _ = writeln!(w, "format = {}", string(MANIFEST_FORMAT));
-        let _ = writeln!(w, "created = {}", string(&self.created));
-        let _ = writeln!(w, "signer = {}", string(&self.signer.to_string()));
-        let _ = writeln!(w, "sequence = {}", self.sequence);
-        if let Some(b) = &self.base {
-            let _ = writeln!(
-                w,
-                "base = {{ bundle = {}, sequence = {}, created = {} }}",
-                string(&b.bundle.to_hex()),
-                b.sequence,
-                string(&b.created)
-            );
-        }
-        let _ = writeln!(w, "volumes = {}", self.volumes);
-        let _ = writeln!(w, "organization = {}", string(&self.organization));
-        for p in &self.products {
-            let _ = writeln!(
-                w,
-                "\n[[product]]\nlabel = {}\nname = {}",
-                string(&p.label),
-                string(&p.name)
-            );
-            if let Some(k) = &p.gpg_key {
-                let _ = writeln!(
-                    w,
-                    "\n[product.gpg_key]\nname = {}\ncontent = {}",
-                    string(&k.name),
-                    multiline(&k.content)
-                );
-            }
-        }
-        for r in &self.repositories {
-            let _ = writeln!(
-                w,
-                "\n[[repository]]\nproduct = {}\nlabel = {}\nname = {}",
-                string(&r.product),
-                string(&r.label),
-                string(&r.name)
-            );
-            if let Some(a) = &r.arch {
-                let _ = writeln!(w, "arch = {}", string(a));
-            }
-            let _ = writeln!(
-                w,
-                "content_type = {}\ntree = {}",
-                string(&r.content_type),
-                string(&r.tree)
-            );
-        }
-        for v in &self.content_views {
-            let _ = writeln!(
-                w,
-                "\n[[content_view]]\nlabel = {}\nname = {}\nversion = {}\nrepositories = [",
-                string(&v.label),
-                string(&v.name),
-                string(&v.version)
-            );
-            for vr in &v.repositories {
-                let _ = writeln!(
-                    w,
-                    "  {{ repository = {}, tree = {} }},",
-                    string(&vr.repository),
-                    string(&vr.tree)
-                );
-            }
-            w.push_str("]\n");
-        }
-        w.push_str("\n[packs]\n");
-        for (name, p) in &self.packs {
-            let _ = writeln!(
-                w,
-                "{} = {{ volume = {}, size = {}, sha256 = {} }}",
-                key(name),
-                p.volume,
-                p.size,
-                string(&p.sha256.to_hex())
-            );
-        }
-        for t in &self.trees {
-            let _ = writeln!(
-                w,
-                "\n[[tree]]\nname = {}\npackages = {}\n\n[tree.files]",
-                string(&t.name),
-                t.packages
-            );
-            for (path, id) in &t.files {
-                let _ = writeln!(w, "{} = {}", key(path), string(&id.to_hex()));
-            }
-        }
-        w.push_str("\n[objects]\n");
-        for (id, o) in &self.objects {
-            let _ = write!(
-                w,
-                "{} = {{ size = {}, encoding = {}, pieces = [",
-                id.to_hex(),
-                o.size,
-                string(o.encoding.as_str())
-            );
-            for (i, p) in o.pieces.iter().enumerate() {
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = write!(
-                    w,
-                    "{sep}{{ pack = {}, offset = {}, length = {} }}",
-                    string(&p.pack),
-                    p.offset,
-                    p.length
-                );
-            }
-            w.push_str("] }\n");
-        }
-        s.into_bytes()
-    }
-
-    /// The bundle id: SHA-256 of the canonical bytes.
-    pub fn id_of(bytes: &[u8]) -> BundleId {
-        Sha256Digest::of(bytes)
-    }
+/// The canonical name of pack number `n`.
+pub fn pack_name(n: u32) -> String {
+    format!("{n:04}")
 }
 
 #[cfg(test)]
@@ -689,7 +297,7 @@ pub(crate) mod tests {
             "0001".to_string(),
             Pack {
                 volume: 1,
-                size: 512 * 8,
+                size: 3072,
                 sha256: Sha256Digest::of(b"pack"),
             },
         );
@@ -760,6 +368,14 @@ pub(crate) mod tests {
         }
     }
 
+    fn text() -> String {
+        String::from_utf8(sample().encode()).unwrap()
+    }
+
+    fn refused(text: &str) -> ManifestError {
+        Manifest::parse(text.as_bytes()).expect_err(text)
+    }
+
     #[test]
     fn canonical_round_trip() {
         let m = sample();
@@ -767,6 +383,13 @@ pub(crate) mod tests {
         let back = Manifest::parse(&bytes).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.encode(), bytes);
+        // Any TOML parser reads the canonical form as the same thing.
+        let t: toml::Table = toml::from_str(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        assert_eq!(t["sequence"].as_integer(), Some(1));
+        assert_eq!(
+            t["product"][0]["gpg_key"]["content"].as_str(),
+            Some(m.products[0].gpg_key.as_ref().unwrap().content.as_str())
+        );
     }
 
     #[test]
@@ -789,52 +412,264 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let bytes = sample().encode();
-        let text = String::from_utf8(bytes)
-            .unwrap()
-            .replace("ferry-bundle/1", "ferry-bundle/2");
-        match Manifest::parse(text.as_bytes()) {
-            Err(ManifestError::UnknownFormat { found }) => {
-                assert!(found.contains("ferry-bundle/2"))
-            }
+        let t = text().replace("ferry-bundle/1", "ferry-bundle/2");
+        match refused(&t) {
+            ManifestError::UnknownFormat { found } => assert!(found.contains("ferry-bundle/2")),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn unknown_keys_and_inconsistencies_are_refused() {
-        let text = String::from_utf8(sample().encode()).unwrap();
-        let extra = text.replacen("sequence = 1\n", "sequence = 1\nsurprise = true\n", 1);
+    fn only_the_canonical_form_is_read() {
+        let t = text();
+        for (what, variant) in [
+            ("CRLF line ends", t.replace('\n', "\r\n")),
+            (
+                "a trailing space",
+                t.replacen("sequence = 1\n", "sequence = 1 \n", 1),
+            ),
+            ("no final newline", t.trim_end().to_string()),
+            (
+                "an extra key",
+                t.replacen("sequence = 1\n", "sequence = 1\nsurprise = true\n", 1),
+            ),
+            (
+                "a comment",
+                t.replacen("sequence = 1\n", "sequence = 1 # one\n", 1),
+            ),
+            (
+                "an escaped letter",
+                t.replacen("name = \"BaseOS\"", "name = \"\\u0042aseOS\"", 1),
+            ),
+            (
+                "a literal string",
+                t.replacen("name = \"BaseOS\"", "name = 'BaseOS'", 1),
+            ),
+            (
+                "a leading zero",
+                t.replacen("volumes = 1", "volumes = 01", 1),
+            ),
+            ("a plus sign", t.replacen("volumes = 1", "volumes = +1", 1)),
+            (
+                "a quoted bare key",
+                t.replacen("0001 = {", "\"0001\" = {", 1),
+            ),
+            (
+                "a bare-able key quoted",
+                t.replacen("\"repodata/repomd.xml\"", "'repodata/repomd.xml'", 1),
+            ),
+            (
+                "spaces in a table",
+                t.replacen("{ volume = 1,", "{volume = 1,", 1),
+            ),
+            (
+                "a blank line too many",
+                t.replacen("\n[packs]", "\n\n[packs]", 1),
+            ),
+            ("a byte-order mark", format!("\u{feff}{t}")),
+        ] {
+            let e = refused(&variant);
+            assert!(
+                matches!(
+                    e,
+                    ManifestError::Syntax { .. }
+                        | ManifestError::NotCanonical { .. }
+                        | ManifestError::UnknownFormat { .. }
+                ),
+                "{what}: {e:?}"
+            );
+        }
+        // Files out of order and duplicated.
+        let lines: Vec<&str> = t.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with("\"Packages/"))
+            .unwrap();
+        let mut swapped = lines.clone();
+        swapped.swap(i, i + 1);
         assert!(matches!(
-            Manifest::parse(extra.as_bytes()),
-            Err(ManifestError::Parse(_))
+            refused(&(swapped.join("\n") + "\n")),
+            ManifestError::Syntax { .. }
         ));
+        let mut dup = lines.clone();
+        dup.insert(i, lines[i]);
+        assert!(matches!(
+            refused(&(dup.join("\n") + "\n")),
+            ManifestError::Syntax { .. }
+        ));
+    }
 
+    #[test]
+    fn integers_stop_at_2_to_the_63rd_minus_1() {
+        let t = text();
+        let big = t.replacen("sequence = 1\n", "sequence = 9223372036854775808\n", 1);
+        assert!(matches!(refused(&big), ManifestError::Syntax { .. }));
         let mut m = sample();
-        m.trees[0]
-            .files
-            .insert("../etc/passwd".into(), Sha256Digest::of(b"a"));
-        assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
+        m.sequence = i64::MAX as u64;
+        Manifest::parse(&m.encode()).unwrap();
+        m.sequence = i64::MAX as u64 + 1;
+        assert!(m.check().is_err());
+    }
 
+    fn invalid(m: &Manifest) -> String {
+        match m.check() {
+            Err(ManifestError::Invalid(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        let a = Sha256Digest::of(b"a");
+        for path in [
+            "../etc/passwd",
+            "/etc/passwd",
+            "a//b",
+            "a\\b",
+            "a\u{0}b",
+            "a\nb",
+            "repodata/repomd.xml/x",
+            "REPODATA/repomd.xml",
+        ] {
+            let mut m = sample();
+            m.trees[0].files.insert(path.into(), a);
+            invalid(&m);
+        }
         let mut m = sample();
-        m.trees[0]
-            .files
-            .insert("repodata/repomd.xml/x".into(), Sha256Digest::of(b"a"));
-        assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
+        m.trees[0].files.insert("x".repeat(1025), a);
+        invalid(&m);
+        let mut m = sample();
+        m.trees[0].files.insert(format!("{}/x", "d".repeat(256)), a);
+        invalid(&m);
 
         let mut m = sample();
         m.objects.values_mut().next().unwrap().pieces[0].offset = 4096;
-        assert!(
-            matches!(m.check(), Err(ManifestError::Invalid(_))),
-            "piece past the pack end"
-        );
-
+        invalid(&m);
         let mut m = sample();
         m.repositories[0].product = "nope".into();
-        assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
-
+        invalid(&m);
+        for label in ["../x", "a/b", ".hidden", "", &"x".repeat(129)] {
+            let mut m = sample();
+            m.products[0].label = label.to_string();
+            invalid(&m);
+        }
         let mut m = sample();
-        m.products[0].label = "../x".into();
-        assert!(matches!(m.check(), Err(ManifestError::Invalid(_))));
+        m.products[0].gpg_key.as_mut().unwrap().name = "../../etc/cron.d/x".into();
+        invalid(&m);
+        let mut m = sample();
+        m.products[0].name = "Line\n[evil]".into();
+        invalid(&m);
+        let mut m = sample();
+        m.products[0].gpg_key.as_mut().unwrap().content.push('\r');
+        invalid(&m);
+        let mut m = sample();
+        m.products.push(m.products[0].clone());
+        m.products[1].label = "ACME-OS".into();
+        m.products[1].gpg_key = None;
+        invalid(&m);
+        let mut m = sample();
+        m.volumes = 10_000;
+        invalid(&m);
+        let mut m = sample();
+        m.created = "2026-02-30T00:00:00Z".into();
+        invalid(&m);
+    }
+
+    #[test]
+    fn objects_and_packs_follow_the_layout() {
+        // The empty object needs no pieces; any other object does.
+        let mut m = sample();
+        m.objects.insert(
+            Sha256Digest::of(b""),
+            Object {
+                size: 0,
+                encoding: Encoding::Raw,
+                pieces: vec![],
+            },
+        );
+        m.check().unwrap();
+        let mut m = sample();
+        m.objects.insert(
+            Sha256Digest::of(b"x"),
+            Object {
+                size: 0,
+                encoding: Encoding::Raw,
+                pieces: vec![],
+            },
+        );
+        assert!(invalid(&m).contains("no pieces"));
+        // Sizes that overflow when added.
+        let mut m = sample();
+        for o in m.objects.values_mut() {
+            o.encoding = Encoding::Zstd;
+            o.size = i64::MAX as u64;
+        }
+        assert!(invalid(&m).contains("add up"));
+        // A gap between entries, a wrong pack size, a pack name that is not canonical.
+        let mut m = sample();
+        m.packs.get_mut("0001").unwrap().size = 4096;
+        assert!(invalid(&m).contains("trailer"));
+        let mut m = sample();
+        let b = m.objects.values_mut().nth(1).unwrap();
+        b.pieces[0].offset = 2048;
+        m.packs.get_mut("0001").unwrap().size = 3584;
+        assert!(invalid(&m).contains("does not follow"));
+        let mut m = sample();
+        let p = m.packs.remove("0001").unwrap();
+        m.packs.insert("1".into(), p);
+        for o in m.objects.values_mut() {
+            o.pieces[0].pack = "1".into();
+        }
+        assert!(invalid(&m).contains("pack name"));
+    }
+
+    #[test]
+    fn objects_do_not_interleave() {
+        // a: pieces in packs 1 and 2; b: one piece in pack 1 between them would be fine
+        // only if b came after a's last piece.
+        let a = Sha256Digest::of(b"a");
+        let b = Sha256Digest::of(b"b");
+        let mut m = sample();
+        m.packs.insert(
+            "0002".into(),
+            Pack {
+                volume: 1,
+                size: 2048,
+                sha256: Sha256Digest::of(b"p2"),
+            },
+        );
+        let oa = m.objects.get_mut(&a).unwrap();
+        oa.size = 2;
+        oa.pieces.push(Piece {
+            pack: "0002".into(),
+            offset: 512,
+            length: 1,
+        });
+        // Pack 1: a.0 at 512, b.0 at 1536; pack 2: a.1 at 512 — b sits inside a.
+        assert!(invalid(&m).contains("interleaved"), "{:?}", m.check());
+        // Moving b after a (b into pack 2, a's first piece last in pack 1) is fine.
+        let mut m2 = sample();
+        m2.packs.insert(
+            "0002".into(),
+            Pack {
+                volume: 1,
+                size: 2048,
+                sha256: Sha256Digest::of(b"p2"),
+            },
+        );
+        let ob = m2.objects.get_mut(&b).unwrap();
+        ob.pieces = vec![
+            Piece {
+                pack: "0001".into(),
+                offset: 1536,
+                length: 10,
+            },
+            Piece {
+                pack: "0002".into(),
+                offset: 512,
+                length: 10,
+            },
+        ];
+        m2.check().unwrap();
     }
 }

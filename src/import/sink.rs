@@ -1,0 +1,159 @@
+//! Where the bundle reader's decoded objects go during an import: objects the store lacks
+//! into temporary files, kept in a batch that is renamed into `objects/` only when the
+//! whole pass found nothing wrong; objects the store already has are decoded and checked
+//! but not written; pieces of objects that span volumes not given in this run into the
+//! staging area.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::bundle::Sink;
+use crate::format::ObjectId;
+use crate::store::objects::{self, Batch, ObjectFile, at};
+
+/// The file holding piece `k` of object `id` in a staging area.
+pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> PathBuf {
+    pieces.join(format!("{}.{k}", id.to_hex()))
+}
+
+/// The import's sink.
+pub struct StoreSink {
+    root: PathBuf,
+    tmp: PathBuf,
+    pieces: PathBuf,
+    batch: Batch,
+    /// Pieces staged by this run (removed again if the run is refused).
+    staged: Vec<PathBuf>,
+    /// Objects added, and their bytes.
+    pub added: (u64, u64),
+}
+
+/// Decoded bytes: to a new object, or nowhere (the store has it).
+pub enum Out {
+    /// The store lacks it.
+    New(ObjectFile, u64),
+    /// The store has it: decode and check only.
+    Known,
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::New(f, _) => f.write(buf),
+            Out::Known => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::New(f, _) => f.flush(),
+            Out::Known => Ok(()),
+        }
+    }
+}
+
+/// A piece being staged: a temporary name until it is complete.
+pub struct Stage {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+impl Write for Stage {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let f = self.file.as_mut().expect("open until staged");
+        f.write(buf).map_err(at(&self.tmp))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let f = self.file.as_mut().expect("open until staged");
+        f.flush().map_err(at(&self.tmp))
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl StoreSink {
+    /// A sink for the store at `root`, staging pieces under `pieces`.
+    pub fn new(root: &Path, tmp: &Path, pieces: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            tmp: tmp.to_path_buf(),
+            pieces: pieces.to_path_buf(),
+            batch: Batch::new(root),
+            staged: Vec::new(),
+            added: (0, 0),
+        }
+    }
+
+    /// The pass found nothing wrong: make the new objects durable and put them in place.
+    pub fn commit(mut self) -> std::io::Result<(u64, u64)> {
+        self.batch.commit()?;
+        self.staged.clear();
+        Ok(self.added)
+    }
+}
+
+impl Drop for StoreSink {
+    /// Not committed (the bundle was refused): what this run staged goes; the batch
+    /// removes its own temporary files.
+    fn drop(&mut self) {
+        for p in &self.staged {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Sink for StoreSink {
+    type Out = Out;
+    type Stage = Stage;
+
+    fn begin(&mut self, id: &ObjectId, size: u64) -> std::io::Result<Out> {
+        if objects::has(&self.root, id) {
+            return Ok(Out::Known);
+        }
+        Ok(Out::New(ObjectFile::create(&self.tmp, id)?, size))
+    }
+
+    fn keep(&mut self, id: &ObjectId, out: Out) -> std::io::Result<()> {
+        if let Out::New(f, size) = out {
+            self.batch.push(*id, f)?;
+            self.added.0 += 1;
+            self.added.1 += size;
+            crate::crashpoint::hit("object-decoded");
+        }
+        Ok(())
+    }
+
+    fn stages(&self) -> bool {
+        true
+    }
+
+    fn stage(&mut self, id: &ObjectId, k: usize) -> std::io::Result<Stage> {
+        std::fs::create_dir_all(&self.pieces).map_err(at(&self.pieces))?;
+        let dest = piece_file(&self.pieces, id, k);
+        let tmp = self.pieces.join(format!(".{}.{k}.tmp", id.to_hex()));
+        let file = File::create(&tmp).map_err(at(&tmp))?;
+        Ok(Stage {
+            tmp,
+            dest,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    fn staged(&mut self, mut s: Stage) -> std::io::Result<()> {
+        let f = s.file.take().expect("open until staged");
+        let file = f.into_inner().map_err(|e| at(&s.tmp)(e.into_error()))?;
+        file.sync_all().map_err(at(&s.tmp))?;
+        std::fs::rename(&s.tmp, &s.dest).map_err(at(&s.dest))?;
+        self.staged.push(std::mem::take(&mut s.dest));
+        crate::crashpoint::hit("piece-staged");
+        Ok(())
+    }
+}
