@@ -1,4 +1,9 @@
 //! `ferry repofile`: a dnf `.repo` file for every published repository.
+//!
+//! Every value is made safe where it is written: a `.repo` file is INI, one `key=value` a
+//! line, so a value with a newline could open a section of its own. Names lose their
+//! control characters, paths in URLs are percent-encoded, and a base URL with control
+//! characters or spaces is refused.
 
 use rusqlite::params;
 use std::fmt::Write as _;
@@ -6,18 +11,65 @@ use std::fmt::Write as _;
 use crate::store::Store;
 use crate::store::db::DbError;
 
+/// Why no repo file could be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepofileError {
+    /// The store's database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A query failed.
+    #[error("store database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A base URL that cannot go into a repo file.
+    #[error("--base-url {0:?} holds spaces or control characters: give a URL")]
+    BadBaseUrl(String),
+}
+
+/// A value on one line of its own: control characters (newlines above all) become spaces,
+/// and leading or trailing space goes.
+fn value(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A path in a URL: every byte but unreserved characters and `/` percent-encoded (so `$`,
+/// which dnf would expand, and spaces are safe too).
+fn url_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// The `.repo` text. Base URLs are `file://` paths of the published trees, or `base_url`
 /// followed by the path under `published/` (for a web server that serves that directory).
-pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, DbError> {
+pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, RepofileError> {
+    if let Some(b) = base_url
+        && b.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(RepofileError::BadBaseUrl(b.to_string()));
+    }
     let root = std::fs::canonicalize(&store.root).unwrap_or_else(|_| store.root.clone());
     let url = |rel: &str| match base_url {
-        Some(b) => format!("{}/{rel}", b.trim_end_matches('/')),
-        None => format!("file://{}", root.join("published").join(rel).display()),
+        Some(b) => format!("{}/{}", b.trim_end_matches('/'), url_path(rel)),
+        None => format!(
+            "file://{}",
+            url_path(&root.join("published").join(rel).to_string_lossy())
+        ),
     };
     let c = &store.db.conn;
     let mut out =
         String::from("# Written by ferry repofile. One section per published repository.\n");
-    let gpg_name = |org: &str, product: &str| -> Result<Option<String>, DbError> {
+    let gpg_name = |org: &str, product: &str| -> Result<Option<String>, RepofileError> {
         Ok(c.query_row(
             "SELECT gpg_key_name FROM products WHERE organization = ?1 AND label = ?2",
             params![org, product],
@@ -25,14 +77,20 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, DbError
         )?)
     };
     let mut section = |id: &str, name: &str, rel: &str, key: Option<String>| {
+        // Ids are made of labels: A-Z a-z 0-9 . _ - only.
+        debug_assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        );
         let _ = writeln!(
             out,
-            "\n[{id}]\nname={name}\nbaseurl={}\nenabled=1",
+            "\n[{id}]\nname={}\nbaseurl={}\nenabled=1",
+            value(name),
             url(rel)
         );
         match key {
             Some(k) => {
-                let _ = writeln!(out, "gpgcheck=1\ngpgkey={}/{k}", url(rel));
+                let _ = writeln!(out, "gpgcheck=1\ngpgkey={}/{}", url(rel), url_path(&k));
             }
             None => {
                 let _ = writeln!(
@@ -79,4 +137,23 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, DbError
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_on_their_line_and_urls_are_encoded() {
+        assert_eq!(
+            value("ACME OS\n[evil]\nbaseurl=http://x"),
+            "ACME OS [evil] baseurl=http://x"
+        );
+        assert_eq!(value(" a\tb\r "), "a b");
+        assert_eq!(
+            url_path("/srv/my store/$basearch/a+b"),
+            "/srv/my%20store/%24basearch/a%2Bb"
+        );
+        assert_eq!(url_path("acme/library/os/base"), "acme/library/os/base");
+    }
 }

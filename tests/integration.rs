@@ -7,6 +7,10 @@ mod common;
 mod crash;
 #[path = "integration/damage.rs"]
 mod damage;
+#[path = "integration/forge.rs"]
+mod forge;
+#[path = "integration/fuzz_corpus.rs"]
+mod fuzz_corpus;
 #[path = "integration/import.rs"]
 mod import;
 #[path = "integration/interop.rs"]

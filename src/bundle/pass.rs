@@ -126,6 +126,9 @@ struct Pass<'a, S: Sink> {
     failed: HashSet<usize>,
     /// Objects to decode that a pack they need could not be read for.
     abandoned: HashSet<usize>,
+    /// What is wrong inside the pack being read (entry headers, padding, trailer): told in
+    /// one finding about the pack when it ends.
+    notes: Vec<String>,
     /// Tree files using each object, built at the first damaged object.
     users: Option<HashMap<ObjectId, Vec<String>>>,
     buf: Vec<u8>,
@@ -153,6 +156,7 @@ pub fn run<S: Sink>(
         failed: HashSet::new(),
         abandoned: HashSet::new(),
         users: None,
+        notes: Vec::new(),
         buf: vec![0u8; 1 << 20],
     };
     let present = |pack: &str| volumes.contains_key(&m.packs[pack].volume);
@@ -307,6 +311,7 @@ impl<S: Sink> Pass<'_, S> {
             pos: 0,
         };
         let mut done = 0;
+        self.notes.clear();
         let result = self.entries(&mut r, pack, vol, &rel, slots, &mut done);
         match result {
             Ok(()) => {}
@@ -316,14 +321,27 @@ impl<S: Sink> Pass<'_, S> {
                 return Ok(());
             }
         }
-        if Sha256Digest::from_hasher(r.hasher) != pack.sha256 {
-            self.report.findings.push(vol.finding(
-                Some(&rel),
-                ProblemKind::Corrupt,
-                "is corrupt: its SHA-256 does not match the signed one",
-            ));
-        } else {
+        // One finding for the pack: its hash, and what is wrong inside it.
+        let notes = std::mem::take(&mut self.notes);
+        let hash_ok = Sha256Digest::from_hasher(r.hasher) == pack.sha256;
+        let mut detail = String::new();
+        if !hash_ok {
+            detail.push_str("is corrupt: its SHA-256 does not match the signed one");
+        }
+        if !notes.is_empty() {
+            detail.push_str(if hash_ok {
+                "is signed, but has "
+            } else {
+                "; it has "
+            });
+            detail.push_str(&notes.join("; "));
+        }
+        if detail.is_empty() {
             self.report.bytes_checked += pack.size;
+        } else {
+            self.report
+                .findings
+                .push(vol.finding(Some(&rel), ProblemKind::Corrupt, detail));
         }
         Ok(())
     }
@@ -367,13 +385,9 @@ impl<S: Sink> Pass<'_, S> {
                 self.progress.advance(TAR_BLOCK);
                 let mut action = slot.action;
                 if let Err(e) = check_header(&header, slot.length) {
-                    self.report.findings.push(vol.finding(
-                        Some(rel),
-                        ProblemKind::Corrupt,
-                        format!(
-                            "has a bad entry header at byte {}: {e}",
-                            slot.offset - TAR_BLOCK
-                        ),
+                    self.notes.push(format!(
+                        "a bad entry header at byte {}: {e}",
+                        slot.offset - TAR_BLOCK
                     ));
                     self.fail(slot.object);
                     action = Action::Check;
@@ -432,13 +446,9 @@ impl<S: Sink> Pass<'_, S> {
                     .map_err(|e| media(self, r.pos, e))?;
                 self.progress.advance(pad as u64);
                 if buf[..pad].iter().any(|&b| b != 0) {
-                    self.report.findings.push(vol.finding(
-                        Some(rel),
-                        ProblemKind::Corrupt,
-                        format!(
-                            "has non-zero padding after the entry at byte {}",
-                            slot.offset
-                        ),
+                    self.notes.push(format!(
+                        "non-zero padding after the entry at byte {}",
+                        slot.offset
                     ));
                 }
                 if let Some(s) = stage {
@@ -465,12 +475,8 @@ impl<S: Sink> Pass<'_, S> {
                 zero &= buf[..n].iter().all(|&b| b == 0);
             }
             if self.depth == Depth::Objects && !zero {
-                self.report.findings.push(vol.finding(
-                    Some(rel),
-                    ProblemKind::Corrupt,
-                    format!(
-                        "does not end with {TAR_TRAILER} zero bytes after its last entry (a tar reader would see more entries)"
-                    ),
+                self.notes.push(format!(
+                    "not {TAR_TRAILER} zero bytes after the last entry (a tar reader would see more entries)"
                 ));
             }
             Ok(())

@@ -196,4 +196,26 @@ result: fail
 finding: 1 - wrong-bundle
 E
 
+variant duplicate-volume
+cp -r "$CASES/duplicate-volume/vol-01" "$CASES/duplicate-volume/vol-01-again"
+expect duplicate-volume <<'E'
+# Volume 1 given twice (as vol-01 and vol-01-again), with volume 2: each volume must be
+# given once; the second copy is named.
+result: fail
+finding: 1 - duplicate
+E
+
+variant symlinked-pack
+rm "$CASES/symlinked-pack/vol-02/packs/0002.ferrypack"
+ln -s ../../../good/vol-02/packs/0002.ferrypack "$CASES/symlinked-pack/vol-02/packs/0002.ferrypack"
+expect symlinked-pack <<'E'
+# The pack of volume 2 is a symbolic link to an intact copy: files on a volume are
+# never links, and readers do not follow them.
+result: fail
+finding: 2 packs/0002.ferrypack unreadable
+E
+
+# The cases only a signer can make (hostile content, correctly signed), from `good`.
+(cd "$HERE/../.." && cargo run --quiet --release --locked --example forge_vectors -- "$CASES")
+
 echo "vectors written to $CASES: $(ls "$CASES" | tr '\n' ' ')"

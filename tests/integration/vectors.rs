@@ -52,10 +52,14 @@ fn expect(case: &Path) -> Expect {
 }
 
 #[test]
-fn every_vector_gives_its_expected_findings() {
+fn every_vector_gives_its_expected_findings_in_verify_and_import_alike() {
     let mut cases = 0;
+    let key = vectors().join("keys/vector.pub");
     for entry in std::fs::read_dir(vectors().join("cases")).unwrap() {
         let case = entry.unwrap().path();
+        if !case.is_dir() {
+            continue;
+        }
         let e = expect(&case);
         let mut vols: Vec<PathBuf> = std::fs::read_dir(&case)
             .unwrap()
@@ -63,24 +67,59 @@ fn every_vector_gives_its_expected_findings() {
             .filter(|p| p.is_dir())
             .collect();
         vols.sort();
-        let (code, report) = verify(&vectors().join("keys/vector.pub"), &vols, e.deep);
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(code == 0, e.ok, "{name}: {report:#}");
-        let mut got = findings(&report);
-        let mut want = e.findings.clone();
-        got.sort();
-        want.sort();
-        assert_eq!(got, want, "{name}: {report:#}");
-        let missing: Vec<u64> = report["missing"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m.as_u64().unwrap())
-            .collect();
-        assert_eq!(missing, e.missing, "{name}");
+        // Checking (unless the case needs decoding) and decoding reach the same findings.
+        let depths: &[bool] = if e.deep { &[true] } else { &[false, true] };
+        for &deep in depths {
+            let (code, report) = verify(&key, &vols, deep);
+            assert_eq!(code == 0, e.ok, "{name} (deep {deep}): {report:#}");
+            let mut got = findings(&report);
+            let mut want = e.findings.clone();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{name} (deep {deep}): {report:#}");
+            let missing: Vec<u64> = report["missing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_u64().unwrap())
+                .collect();
+            assert_eq!(missing, e.missing, "{name}");
+        }
+        // Import reaches the same verdict, naming the same files: it imports the good
+        // bundle, refuses every bad one, and with only some volumes given (and nothing
+        // else wrong) stages them without publishing anything.
+        let store = tempfile::tempdir().unwrap();
+        let (code, out, err) = import(store.path(), Some(&key), &vols);
+        if e.ok {
+            assert_eq!(code, 0, "{name}: import refused the good case: {err}");
+            assert!(out.contains("imported bundle"), "{name}: {out}");
+        } else if e.findings.is_empty() {
+            assert_eq!(code, 0, "{name}: {err}");
+            assert!(out.contains("still needed"), "{name}: {out}");
+        } else {
+            assert_ne!(
+                code, 0,
+                "{name}: import accepted what verify refuses: {out}"
+            );
+            assert!(err.contains("refused"), "{name}: {err}");
+            for (_, file, _) in &e.findings {
+                if let Some(f) = file {
+                    assert!(
+                        err.contains(f.as_str()),
+                        "{name}: import does not name {f}: {err}"
+                    );
+                }
+            }
+            let published = store.path().join("published");
+            assert!(
+                !published.exists() || std::fs::read_dir(&published).unwrap().next().is_none(),
+                "{name}: something was published"
+            );
+        }
         cases += 1;
     }
-    assert!(cases >= 12, "{cases} cases");
+    assert!(cases >= 28, "{cases} cases");
 }
 
 #[test]

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrlA2kcG77kVDXD9i9xDQAV4rtI1H45GcAPHRsRJxdKr5B8FuScdypcTWGWqQvtKT9/K6PyQDfeJ3JutHS3pMiQk=
+SHA256 (volume.toml) = ac67a14e7a3870e0fc88a489911dad2226f3debda20f6e9b78d73a27298b2a80
+SHA256 (manifest.toml) = 8e736a2ac9a0798decc3c63f95c203fdc5503712f7d6e51cf40a670fbb1ce367
+SHA256 (README.txt) = 58870129c552b9e8668cdeccb3beee6dbb965124c8888ad3fc5e36a580cbbafc
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

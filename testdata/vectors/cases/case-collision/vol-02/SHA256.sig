@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrn60IMYDVZhGsSGGx1tZDSYeR1YsDJYoJf8dGHogx5/UgPeEf+7TFeXtBi78ffTXfXt4bzO3Qhw2Ow+xX37k9A4=
+SHA256 (volume.toml) = abae3cdc85c3939ab49f37c0d0617ee49d065403558222391d9b8b5704016c8c
+SHA256 (manifest.toml) = 8e736a2ac9a0798decc3c63f95c203fdc5503712f7d6e51cf40a670fbb1ce367
+SHA256 (README.txt) = eda86c17d16b8d715d034ca5645746065ec18482ad09b3cf33dbe1a3012b7a57
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrkkHFzLosRksYsCz7AyDRnmK6+w3IOadzLCluRbunyoRBsBt8/3OcJVMi2qQP+gwE3o3Vo8KMvqYqa3hq3SggA0=
+SHA256 (volume.toml) = c4a07c1a79b3ce98637e066348d823dd449536c0d4ea97122aea4611d3d1d6e4
+SHA256 (manifest.toml) = 8ce6f1b07acd4add6f56e8d98e0a206147fdfc20a3fa3f8b9a20f83761a8e544
+SHA256 (README.txt) = eb7a0531d93353f977d6f8de29c010b0ad06a044c5f3171c2233c9ec2e5d1081
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrjX/R8nYvNOuAjOZUIwznGpku3M0wO/aBfylYchekGGstC1p0zB5r47f+jnmW6InXGiOnB/ZDGSOYdCH6/H4bgE=
+SHA256 (volume.toml) = 6c22063036bd0db0bc460181b7bcf0da7e677a5ab8bc47e7e45346c4bd96227a
+SHA256 (manifest.toml) = 8ce6f1b07acd4add6f56e8d98e0a206147fdfc20a3fa3f8b9a20f83761a8e544
+SHA256 (README.txt) = 4821f32d93335e1dd0874218729d92b6de9c33966dca6efedab1d2aa12262dbf
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

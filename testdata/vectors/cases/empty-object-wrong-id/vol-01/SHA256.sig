@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrnzgbjjcY3JWGAQj4HTJrYNrEKydliYVgKEhjSqAg0N2PcYTrWJmqPK6F9BclNXeGrX2lTGj0oa2oa+rEQrUsgI=
+SHA256 (volume.toml) = 3a9650225a76f582c20f60e6f0bf2b5e06cad0eb59989d6cd58ddf1d9be6db1b
+SHA256 (manifest.toml) = 9a1a0c12eaa5201f99f51d5072f2752d33198f4a2d34c737a55c45907d6cebd8
+SHA256 (README.txt) = 91ca5f45f5c43202273edbe115428f8a6b620de8b03a27f0f15386f153d07536
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrhWVIQSgcui4QYxxUCveqWPEDHcWT3NjD57vDcnE2+TzQmtOLNgUcKB++py8rGUyBA2EnuxuOI7saKBMnBR8IQ4=
+SHA256 (volume.toml) = 84b1270644912542695327138ee999f09e27a352df037e3263f0bf26b66748aa
+SHA256 (manifest.toml) = 006d646e1acf903b69493ef842d6505faafd58a3ffa5c7eb67f2fe721d86813a
+SHA256 (README.txt) = f7dfe4da2e3d7b17c0d97695e440156a6a9d2f24b4edb6972a3589b93add5f6d
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

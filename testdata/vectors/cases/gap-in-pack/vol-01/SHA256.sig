@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxroEBA4j+Bpd4n5ThuMBg6G4q+3r2MLTJY3auXT179hEVognueB5gz3sEH2l9cRHSnb7DFzPH6hApzefg8faLsAo=
+SHA256 (volume.toml) = 762c792d29534b1857df1a3a898844dd4843212e638c92242e345e84e3383c9b
+SHA256 (manifest.toml) = 75a1051eef16472371787e9fcd28a42fc97326e2000846a4d4e815a56fc2b003
+SHA256 (README.txt) = ad79b718e186bb547a6affe6e6e59dcd1270ae3e2970ffd46ea1a8833e4980f8
+SHA256 (packs/0001.ferrypack) = 68e6d503837b4fb467cbaab6be8e16290328516659f9becd067fa4a1f23f3ead

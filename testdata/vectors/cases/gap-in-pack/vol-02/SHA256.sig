@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrnRUMO2DutdthTixqRxgmdD+9e0rXkSS8/glfrE6v3PzuWhDsbvBrfHIMpQ1kDxYZQ/AF8yR//6JBLjqRnpX0gE=
+SHA256 (volume.toml) = 7d30910177956f18467e555213cb6e8d4e19391524e950de0aa577b8950daa1b
+SHA256 (manifest.toml) = 75a1051eef16472371787e9fcd28a42fc97326e2000846a4d4e815a56fc2b003
+SHA256 (README.txt) = 9b13759c08c9fc783c83b327f70cb1d16f4b115106e8e220f964027ac7013ebd
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrit0oUEXPbaC2/gYN/uGxUEvE4O+nFqwQf5FEnPLmlNuVzdsER0nIwOG+AyednuWgUO+uJItolTVB3TyRXZdNwI=
+SHA256 (volume.toml) = ff51045af5df6dfc210aca9d6bc854b281dbba49a54183a17c721b1bc522890b
+SHA256 (manifest.toml) = 97db16c9de9aac926aeafcccc2c17ace7b9a351d4515bc9e22ffb6a4e0ef547f
+SHA256 (README.txt) = 9972297991263afc4a196d1add0e837e510dd2d49e0e79bdacfe550def34cfc4
+SHA256 (packs/0001.ferrypack) = 1c8ea5da4b29446b09ceaf7bdb17852599f9cb71babd8e13d651a985f57dd27d

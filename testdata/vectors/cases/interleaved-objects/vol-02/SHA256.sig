@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrv9yf0bmE8uiMKUYNDAfdqZMc8yqnvxIGYmRSRAjPOsAblpV4+bf9pphDsKMjgIlF8U6zsKt2u92R5xMWRHu3Ao=
+SHA256 (volume.toml) = 9936400c151bd996134e84cfae5b2eb02721bcdd91bead4820d2a3460dc79c2c
+SHA256 (manifest.toml) = 97db16c9de9aac926aeafcccc2c17ace7b9a351d4515bc9e22ffb6a4e0ef547f
+SHA256 (README.txt) = 867b0d1d2cfd614afd47c966c650420ece7f0aeec368f2d7dddf2911d4ee7482
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

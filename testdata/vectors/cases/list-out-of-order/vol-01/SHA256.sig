@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key (forged for a test)
+RWRJ5NzwanWxrkMX1iROLr6h9PcUQDDT+zvBBawpR4I+b/GbQViYE1lkPQIYTBzKMeBNFo6Zb+mVjaKvfiF0KMr2bUDh7CiRMgY=
+SHA256 (volume.toml) = 9ef31e93d9bc43d7356ed51a56ed9526c1131a4e54b02ddd9929790ad25a587a
+SHA256 (README.txt) = 4530da57b566592b92a5715f86e3dbd5f732d6a5976b86ea6276c3ed128439f8
+SHA256 (manifest.toml) = 62cf6ad73c00190f993cda1f36781eaefba656e14b58376d901ce4664f336713
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

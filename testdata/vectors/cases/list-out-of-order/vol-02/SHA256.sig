@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrmqxVpbZwH5xYnMp+hKw/QAPnr8Ab1PQR0hZD7qz8AJeCsKc8TNXVMa1Wx+G1LlarHLMLZsbm9jbnERcSPRYTQw=
+SHA256 (volume.toml) = d698f66b7cfa7fefa5b5d9928937ac5d2f95691ab40c2cbf7a8e987c0021924f
+SHA256 (manifest.toml) = 62cf6ad73c00190f993cda1f36781eaefba656e14b58376d901ce4664f336713
+SHA256 (README.txt) = 24a2abbb656a5a1b0dc733a367bb2524f0aa52b8aef143139c093bb222bf37f4
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrqi325Ep49afrY7WVPG0dIyPaPMtwg1RixvVK41qs1Yo55nLgU/yRF/tr8dQrVYfXkmS1Uh8mpjxYjwS2OjW4QE=
+SHA256 (volume.toml) = 77e62085ef6963e4c47c71a4931d3d208de20b755256f1fb71b039dbb7f78630
+SHA256 (manifest.toml) = 511f67713b6b1ea6d6ac9155bb793b76931fe0d8c865ea174df8924287d99ce2
+SHA256 (README.txt) = 6865adc527faf18873d1d6b2f411dd228428fac1bd10f046a4f2ad37dfe85f9b
+SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrmdiAKmmRmnrSJh+pzxE7WHd52Pw7Fw3aZLyT+xoUVnyVLEtHTgOZK2tR/Kqy88TrYZKKHV8t74QDAZz4DgFFAo=
+SHA256 (volume.toml) = 0978bb4c309f9f3648aaf0c16048981e2b781ecb093cffaa01160ca2cc5e584c
+SHA256 (manifest.toml) = 511f67713b6b1ea6d6ac9155bb793b76931fe0d8c865ea174df8924287d99ce2
+SHA256 (README.txt) = 3889d6ed7fc55339beadac8198a00f533f9dc2f23f3c73809410d52f327a26d0
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

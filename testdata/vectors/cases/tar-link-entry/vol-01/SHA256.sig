@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrrde7b36OuLiT/GB34ar3idqfybQoywt/hMTz9uH8YF84Fb0tk1XbehUMuOfDsytic8pVXv2Wldv2sfQK0UV3Ao=
+SHA256 (volume.toml) = 57d1726e55285f0edf56e41c1d123ad5b9e67dfc9fb612ea5cfc4f6a5bca983d
+SHA256 (manifest.toml) = c87410f9d68e5be597d498b7dd9c8f68604345e137a50374232f598c2a35c527
+SHA256 (README.txt) = 10972293c6729b4b80962fec8655a74a331fddd099315bcde84ddc18d37ffd9e
+SHA256 (packs/0001.ferrypack) = c984111814ad9ebe24790800f1b36c03c6b91a86b27b06b96bc41e0cab7bcb6b

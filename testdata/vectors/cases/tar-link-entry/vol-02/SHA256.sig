@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrsmC69NKurMJTS+Eb1NqBx19p4XFERe5LWoWzLBPAgVc3F+2C4JYYvuYGgiYm57cUkPBsLhE0vZqLZc+bdqSjAU=
+SHA256 (volume.toml) = a10a4cdec8eb2dac8a0ef559e2b4cfc405863d61e7629f129cefffb04d463301
+SHA256 (manifest.toml) = c87410f9d68e5be597d498b7dd9c8f68604345e137a50374232f598c2a35c527
+SHA256 (README.txt) = 9be48e4883a4a1f19c413db75baec8237ea259e1346918f268f0bb43d463c0c4
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

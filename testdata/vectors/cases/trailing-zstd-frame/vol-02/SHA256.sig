@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrnfTVhBkvWechK61tLy/yJUVcJ63MhxuIb3/V3+T2N+jFkE3vsfXavzFcYXnwoe4K+YYZjky6hLL1uNo+27cogM=
+SHA256 (volume.toml) = 8e2c8c977803e407fe78039e30bb1026f03f8c774a63e37f11565bab6ef7890c
+SHA256 (manifest.toml) = f198617d8607223a8a2b16af726a9663cc055048f418ed476817fd4384d2f6f2
+SHA256 (README.txt) = 75cb1838822c54954342aaac86d7374c677ef243c65c8609ecc26f47044913ad
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

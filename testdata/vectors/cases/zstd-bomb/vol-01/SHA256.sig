@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrlBH6naWTrjese1gbtNEi/2ZiFJWLbpi5bbj7hW30lMiSKsoa5xLSgO9WmvGxsycd2E68O6R9OKv5h240oOCAQQ=
+SHA256 (volume.toml) = 40426bd8ba7859819c1324e733d523a3a64c2557fdd09ae4aa6d447b94deb86b
+SHA256 (manifest.toml) = b9717c4cd7ac8c53a8ddc97c7e1a53fa47a02b02a337828282d447a3ee60b85d
+SHA256 (README.txt) = 6afbfa4b330578683f0e8e3cdc23da36f693fbbc5e82c8cd3d48941c3d49f918
+SHA256 (packs/0001.ferrypack) = 5cbd752d5e33b333188050da409834c4029df8525f2f517472eae41a8d04005e

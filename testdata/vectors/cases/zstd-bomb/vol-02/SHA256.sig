@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxriJI5RzN/48N3grDeLKax46u4BXXjwr4V/0AKeS0fhWb7n0GyHvB6msTRmZIU/OI5whRPaedGagSgs8YVVFgcgM=
+SHA256 (volume.toml) = 5b212479c908f5aa4b0d6c8ae064a96fc09c197759876c5a66c17b3592c4709f
+SHA256 (manifest.toml) = b9717c4cd7ac8c53a8ddc97c7e1a53fa47a02b02a337828282d447a3ee60b85d
+SHA256 (README.txt) = 42d957f61886f194c09818fd5f70d90a8e77f5621e9e515269f8fdc11739ad2c
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e
