@@ -6,6 +6,7 @@
 mod forge;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ferry::format::Sha256Digest;
@@ -65,11 +66,84 @@ fn main() {
     f.restore(&BTreeMap::from([(zstd, stored)]));
     f.write(&case(&cases, "trailing-zstd-frame", "# Correctly signed; a zstd object's stored bytes are its frame and then a second,\n# empty frame: the stored bytes must be exactly one frame.\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack damaged-object\n"), &key);
 
-    // A zstd bomb: 64 MiB of zeros in a few KiB, declared as the original small size.
+    // A zstd bomb: 64 MiB of zeros in a few KiB, declared as the original small size; the
+    // frame does not declare its content size, so only the cap stops it.
     let mut f = base.clone();
-    let bomb = zstd::bulk::compress(&vec![0u8; 64 << 20], 19).unwrap();
-    f.restore(&BTreeMap::from([(zstd, bomb)]));
-    f.write(&case(&cases, "zstd-bomb", "# Correctly signed; a zstd object's frame decodes to 64 MiB, far more than its\n# declared size: decoding stops at the declared size.\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack damaged-object\n"), &key);
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+    e.include_contentsize(false).unwrap();
+    for _ in 0..64 {
+        e.write_all(&vec![0u8; 1 << 20]).unwrap();
+    }
+    f.restore(&BTreeMap::from([(zstd, e.finish().unwrap())]));
+    f.write(&case(&cases, "zstd-bomb", "# Correctly signed; a zstd object's frame (without a content size) decodes to\n# 64 MiB, far more than its declared size: decoding stops at the declared size.\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack damaged-object\n"), &key);
+
+    // A frame whose window is 16 MiB, over the 8 MiB a reader allocates.
+    let mut f = base.clone();
+    let content = zstd::stream::decode_all(&f.stored(&zstd)[..]).unwrap();
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    e.include_contentsize(false).unwrap();
+    e.window_log(24).unwrap();
+    e.write_all(&content).unwrap();
+    f.restore(&BTreeMap::from([(zstd, e.finish().unwrap())]));
+    f.write(&case(&cases, "zstd-window", "# Correctly signed; a zstd object's frame asks for a 16 MiB window, over the 8 MiB\n# limit (it would otherwise decode to the right content).\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack damaged-object\n"), &key);
+
+    // A skippable frame before the real one.
+    let mut f = base.clone();
+    let mut stored = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, b'h', b'i', b'!', b'!'];
+    stored.extend_from_slice(&f.stored(&zstd));
+    f.restore(&BTreeMap::from([(zstd, stored)]));
+    f.write(&case(&cases, "zstd-skippable-frame", "# Correctly signed; a zstd object's stored bytes begin with a skippable frame: they\n# must be exactly one zstd frame.\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack damaged-object\n"), &key);
+
+    // One byte of a raw object flipped in transit: the pack is corrupt, and decoding names
+    // the object it damaged too.
+    let out = case(
+        &cases,
+        "flipped-object-byte",
+        "# One byte inside a raw object of pack 0001 changed in transit (not re-signed): the\n# pack is corrupt, and a decoding reader also names the damaged object.\ndeep: true\nresult: fail\nfinding: 1 packs/0001.ferrypack corrupt\nfinding: 1 packs/0001.ferrypack damaged-object\n",
+    );
+    let v = base.write(&out, &key);
+    let p = base
+        .manifest
+        .objects
+        .values()
+        .find(|o| o.encoding == Encoding::Raw && o.pieces.len() == 1 && o.pieces[0].pack == "0001")
+        .unwrap()
+        .pieces[0]
+        .clone();
+    let path = v[0].join("packs/0001.ferrypack");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(p.offset + p.length / 2) as usize] ^= 0x20;
+    std::fs::write(&path, bytes).unwrap();
+
+    // A volume signed by the trusted key while the manifest names another signer.
+    let mut f = base.clone();
+    f.manifest.signer = ferry::format::KeyId(*b"\x01\x23\x45\x67\x89\xab\xcd\xef");
+    f.write(&case(&cases, "signer-mismatch", "# Correctly signed with the trusted key, but the manifest names another signer: no\n# volume is usable.\nresult: fail\nfinding: 1 SHA256.sig bad-signature\nfinding: 2 SHA256.sig bad-signature\nmissing: 1\nmissing: 2\n"), &key);
+
+    // volume.toml of volume 2 says the bundle has 3 volumes (re-signed).
+    let out = case(
+        &cases,
+        "volumes-mismatch",
+        "# Correctly signed; volume 2's volume.toml says 3 volumes, the manifest 2.\nresult: fail\nfinding: 2 volume.toml malformed\nmissing: 2\n",
+    );
+    let v = base.write(&out, &key);
+    let t = std::fs::read_to_string(v[1].join("volume.toml")).unwrap();
+    std::fs::write(
+        v[1].join("volume.toml"),
+        t.replace("volumes = 2", "volumes = 3"),
+    )
+    .unwrap();
+    resign(&v[1], &key, |_| {});
+
+    // A README.txt over its 64 KiB limit (listed with its true hash).
+    let out = case(
+        &cases,
+        "readme-too-large",
+        "# Correctly signed; volume 2's README.txt is 70000 bytes, over the 64 KiB limit.\nresult: fail\nfinding: 2 README.txt malformed\n",
+    );
+    let v = base.write(&out, &key);
+    std::fs::write(v[1].join("README.txt"), "x".repeat(70000)).unwrap();
+    resign(&v[1], &key, |_| {});
 
     // Two objects interleaved: a's first piece, then b, then a's second piece.
     let mut f = base.clone();

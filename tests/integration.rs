@@ -11,6 +11,8 @@ mod damage;
 mod forge;
 #[path = "integration/fuzz_corpus.rs"]
 mod fuzz_corpus;
+#[path = "integration/hostile.rs"]
+mod hostile;
 #[path = "integration/import.rs"]
 mod import;
 #[path = "integration/interop.rs"]
@@ -21,6 +23,8 @@ mod keys;
 mod pack;
 #[path = "integration/rotation.rs"]
 mod rotation;
+#[path = "integration/signatures.rs"]
+mod signatures;
 #[path = "integration/sources.rs"]
 mod sources;
 #[path = "integration/vectors.rs"]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::findings::{Finding, ProblemKind};
 use super::volume::{self, Volume};
 use crate::format::BundleId;
-use crate::format::constants::{MANIFEST_FILE, VOLUME_FILE};
+use crate::format::constants::{MANIFEST_FILE, SIGNATURE_FILE, VOLUME_FILE};
 use crate::format::manifest::Manifest;
 use crate::format::signify::PublicKey;
 
@@ -117,11 +117,11 @@ pub fn open(dirs: &[PathBuf], trusted: &[PublicKey]) -> VolumeSet {
             ));
         } else if v.signer != manifest.signer {
             findings.push(v.finding(
-                Some(MANIFEST_FILE),
+                Some(SIGNATURE_FILE),
                 ProblemKind::BadSignature,
                 format!(
-                    "names signer {} but the volume is signed by key {}",
-                    manifest.signer, v.signer
+                    "is made with key {}, but the manifest names signer {}: a bundle has one signer",
+                    v.signer, manifest.signer
                 ),
             ));
         } else if v.info.volumes != manifest.volumes {

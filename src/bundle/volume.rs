@@ -90,11 +90,16 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
     let at = |file: &str, kind, detail: String| Finding::new(dir, None, Some(file), kind, detail);
     let media = |file: &'static str| move |e: MediaError| at(file, media_kind(&e), e.to_string());
     let root = Dir::open(dir).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ProblemKind::Missing
+        } else {
+            ProblemKind::Unreadable
+        };
         Finding::new(
             dir,
             None,
             None,
-            ProblemKind::Missing,
+            kind,
             format!("is not a volume directory that can be read: {e}"),
         )
     })?;
@@ -163,16 +168,20 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
     let info = VolumeInfo::parse(&vol_bytes)
         .map_err(|e| at(VOLUME_FILE, ProblemKind::Malformed, e.to_string()))?;
 
+    // From here on, the volume's number is known.
+    let numbered = |file: &str, kind, detail: String| {
+        Finding::new(dir, Some(info.volume), Some(file), kind, detail)
+    };
     // 7: manifest.toml is the bundle named by volume.toml (read in full later, once).
     let Some(manifest_hash) = listed(MANIFEST_FILE) else {
-        return Err(at(
+        return Err(numbered(
             SIGNATURE_FILE,
             ProblemKind::Malformed,
             "the signed list does not cover manifest.toml".into(),
         ));
     };
     if manifest_hash != info.bundle {
-        return Err(at(
+        return Err(numbered(
             VOLUME_FILE,
             ProblemKind::Malformed,
             format!(
@@ -185,9 +194,9 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
     let (found, _) = root
         .open_file(MANIFEST_FILE)
         .and_then(|f| media::hash_capped(f, MAX_MANIFEST_FILE))
-        .map_err(media(MANIFEST_FILE))?;
+        .map_err(|e| numbered(MANIFEST_FILE, media_kind(&e), e.to_string()))?;
     if found != manifest_hash {
-        return Err(at(
+        return Err(numbered(
             MANIFEST_FILE,
             ProblemKind::Corrupt,
             "does not match its signed SHA-256".into(),

@@ -185,10 +185,13 @@ impl PublicKey {
     /// Parse a signify public key file (`untrusted comment:` line + base64 line).
     pub fn parse(data: &[u8]) -> Result<Self, SignifyError> {
         let p = parse_file(data, "signify public key", PUBKEY_LEN)?;
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&p.record[10..42]);
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| SignifyError::BadPublicKey)?;
-        if key.is_weak() {
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&p.record[10..42]);
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| SignifyError::BadPublicKey)?;
+        // Strict: no small-order key, and only the canonical encoding of the point (a
+        // y at or above the field's prime, or a "negative" zero x, is another encoding of
+        // some point that a lenient decoder would accept).
+        if key.is_weak() || key.to_edwards().compress().to_bytes() != bytes {
             return Err(SignifyError::BadPublicKey);
         }
         Ok(Self {

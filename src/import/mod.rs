@@ -181,19 +181,6 @@ pub enum ImportError {
         /// What was being written.
         detail: String,
     },
-    /// The store's location and the bundle's paths together are too long for Linux.
-    #[error(
-        "the store {} is at a path of {root} bytes, and this bundle publishes paths of {longest} bytes under it: together they exceed the {PATH_MAX} bytes Linux allows in a path. Use a store at a path of at most {} bytes; nothing was changed",
-        store.display(), PATH_MAX.saturating_sub(*longest + 1)
-    )]
-    PathTooLong {
-        /// The store.
-        store: PathBuf,
-        /// Length of its absolute path.
-        root: usize,
-        /// Longest path the bundle publishes under it.
-        longest: usize,
-    },
     /// A version could not be built.
     #[error("{0}; nothing published was changed")]
     Tree(#[from] TreeError),
@@ -244,9 +231,6 @@ fn refused_message(findings: &[Finding], missing: &[u32], volumes: Option<u32>) 
     }
     s
 }
-
-/// Linux's limit on the length of a path, terminating NUL included.
-const PATH_MAX: usize = 4096;
 
 impl ImportError {
     fn refused(findings: Vec<Finding>, missing: Vec<u32>, volumes: Option<u32>) -> Self {
@@ -365,7 +349,6 @@ fn run_locked(
         });
     }
     let rollback = check_stream(store, &id, manifest, opts.allow_rollback)?;
-    check_paths(store, manifest)?;
 
     // Volumes staged by earlier runs are not read again; together with the ones given they
     // may complete the set.
@@ -521,54 +504,6 @@ fn write_manifest(path: &Path, m: &Manifest) -> std::io::Result<()> {
         w.0.into_inner()
             .map_err(|e| objects::at(path)(e.into_error()))?;
     f.sync_all().map_err(objects::at(path))
-}
-
-/// Every path the bundle publishes, under the store's absolute path, must fit in a Linux
-/// path; checked before anything is written.
-fn check_paths(store: &Store, m: &Manifest) -> Result<(), ImportError> {
-    let root = std::fs::canonicalize(&store.root).unwrap_or_else(|_| store.root.clone());
-    let root_len = root.as_os_str().len();
-    let org = m.organization.len();
-    // published/ORG/views/VIEW/PRODUCT/REPO, and versions/<64 hex>, tmp/version-<64 hex>.
-    let mut prefix: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for r in &m.repositories {
-        let p = "/published/".len() + org + "/library/".len() + r.product.len() + 1 + r.label.len();
-        let e = prefix.entry(r.tree.as_str()).or_default();
-        *e = (*e).max(p);
-    }
-    for v in &m.content_views {
-        for vr in &v.repositories {
-            let p = "/published/".len()
-                + org
-                + "/views/".len()
-                + v.label.len()
-                + 1
-                + vr.repository.len();
-            let e = prefix.entry(vr.tree.as_str()).or_default();
-            *e = (*e).max(p);
-        }
-    }
-    let longest = m
-        .trees
-        .iter()
-        .map(|t| {
-            let under = prefix
-                .get(t.name.as_str())
-                .copied()
-                .unwrap_or(0)
-                .max("/tmp/version-".len() + 64);
-            under + 1 + t.files.keys().map(String::len).max().unwrap_or(0)
-        })
-        .max()
-        .unwrap_or(0);
-    if root_len + longest >= PATH_MAX {
-        return Err(ImportError::PathTooLong {
-            store: store.root.clone(),
-            root: root_len,
-            longest,
-        });
-    }
-    Ok(())
 }
 
 /// Old or replayed media are refused; an incremental bundle needs its base. Returns the

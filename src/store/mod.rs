@@ -29,6 +29,17 @@ use db::{Db, DbError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A store at a path longer than its database can be opened at.
+    #[error(
+        "the store path {} is {len} bytes long; a store's path may be at most {MAX_STORE_PATH} bytes (its database, SQLite, opens no longer path): use a shorter one",
+        crate::format::relpath::shorten(&path.display().to_string())
+    )]
+    PathTooLong {
+        /// The path given.
+        path: PathBuf,
+        /// Its absolute length.
+        len: usize,
+    },
     /// Not a store.
     #[error("{} is not a ferry store (no ferry.db): import a bundle into it first", .0.display())]
     NotAStore(PathBuf),
@@ -77,9 +88,23 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Longest absolute path of a store. SQLite opens database paths of at most 512 bytes;
+/// this leaves room for `/ferry.db` and its journal. It also keeps every published path
+/// short enough for Linux: 480 + `/published/ORG/views/VIEW/PRODUCT/REPO/` (at most 540
+/// bytes of labels) + a tree path (at most 1024) is far below 4096.
+pub const MAX_STORE_PATH: usize = 480;
+
 impl Store {
     /// Open the store at `root`. `on_wait` is told when another process holds the lock.
     pub fn open(root: &Path, access: Access, on_wait: &dyn Fn(&str)) -> Result<Self, StoreError> {
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let len = absolute.as_os_str().len();
+        if len > MAX_STORE_PATH {
+            return Err(StoreError::PathTooLong {
+                path: root.to_path_buf(),
+                len,
+            });
+        }
         match access {
             Access::Read => {
                 let db_path = root.join("ferry.db");

@@ -215,6 +215,16 @@ result: fail
 finding: 2 packs/0002.ferrypack unreadable
 E
 
+variant missing-signature
+rm "$CASES/missing-signature/vol-02/SHA256.sig"
+expect missing-signature <<'E'
+# Volume 2 has no SHA256.sig (a copy that stopped before its last file): nothing on it
+# can be trusted, so it is missing too.
+result: fail
+finding: - SHA256.sig missing
+missing: 2
+E
+
 # The cases only a signer can make (hostile content, correctly signed), from `good`.
 (cd "$HERE/../.." && cargo run --quiet --release --locked --example forge_vectors -- "$CASES")
 

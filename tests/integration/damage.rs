@@ -169,7 +169,7 @@ fn altered_signed_files_and_signatures_are_refused() {
     assert_ne!(code, 0);
     let f = findings(&r);
     assert!(
-        f.contains(&(None, Some("manifest.toml".into()), "corrupt".into())),
+        f.contains(&(Some(1), Some("manifest.toml".into()), "corrupt".into())),
         "{f:?}"
     );
     assert!(
@@ -242,4 +242,190 @@ fn every_problem_is_reported_not_just_the_first_and_stray_files_are_ignored() {
     assert_ne!(code, 0);
     let f = findings(&r);
     assert_eq!(f.iter().filter(|x| x.2 == "corrupt").count(), 3, "{f:?}");
+}
+
+/// A deterministic generator: the same trials on every run (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A digest of everything published (following the links), to compare cheaply.
+fn published_digest(store: &Path) -> ferry::format::Sha256Digest {
+    let mut all = Vec::new();
+    for (k, v) in published_bytes(store) {
+        all.extend_from_slice(k.as_bytes());
+        all.push(0);
+        all.extend_from_slice(ferry::format::Sha256Digest::of(&v).to_hex().as_bytes());
+    }
+    ferry::format::Sha256Digest::of(&all)
+}
+
+#[test]
+fn three_hundred_seeded_random_damages_are_all_refused_by_verify_and_import_alike() {
+    let t = two_bundles();
+    let store = t.tmp.path().join("store");
+    must_import(&store, &t.key, &t.a);
+    let published = published_digest(&store);
+    let status_before = status(&store);
+    // The pristine volumes of B, and a working copy to damage one file at a time.
+    let work = t.tmp.path().join("work");
+    copy_dir(&t.tmp.path().join("b"), &work);
+    let vols = volumes(&work);
+    assert_eq!(vols.len(), 3);
+    let mut files: Vec<(usize, String)> = Vec::new();
+    for (i, v) in vols.iter().enumerate() {
+        for e in walkdir::WalkDir::new(v).min_depth(1) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                files.push((i, e.path().strip_prefix(v).unwrap().display().to_string()));
+            }
+        }
+    }
+    let trust = public(&t.key);
+    let mut rng = Rng(0x00c0_ffee_2026);
+    let mut kinds = std::collections::BTreeMap::new();
+    for trial in 0..300 {
+        let (v, rel) = files[rng.below(files.len())].clone();
+        let path = vols[v].join(&rel);
+        let pristine = std::fs::read(&path).unwrap();
+        let op = match rng.below(4) {
+            0 | 1 => {
+                // Flip bits of one byte. The comment line of SHA256.sig is not signed (it is
+                // signify's "untrusted comment"), so damage there is not damage: skip it.
+                let from = if rel == "SHA256.sig" {
+                    pristine.iter().position(|&b| b == b'\n').unwrap() + 1
+                } else {
+                    0
+                };
+                let at = from + rng.below(pristine.len() - from);
+                let mut b = pristine.clone();
+                b[at] ^= 1 + rng.below(255) as u8;
+                std::fs::write(&path, b).unwrap();
+                format!("flip byte {at}")
+            }
+            2 => {
+                let len = rng.below(pristine.len());
+                std::fs::write(&path, &pristine[..len]).unwrap();
+                format!("truncate to {len}")
+            }
+            _ => {
+                std::fs::remove_file(&path).unwrap();
+                "delete".to_string()
+            }
+        };
+        let what = format!("trial {trial}: {op} of {rel} on {}", vols[v].display());
+        *kinds
+            .entry(op.split(' ').next().unwrap().to_string())
+            .or_insert(0) += 1;
+
+        // verify: refused, with a finding on that very file of that very volume.
+        let (code, r) = verify(&trust, &vols, false);
+        assert_eq!(code, 1, "{what}: verify accepted it: {r:#}");
+        let dir = vols[v].display().to_string();
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["volume"] == dir.as_str() && f["file"] == rel.as_str()),
+            "{what}: the finding does not name the file and volume: {r:#}"
+        );
+        // import: refused, saying the same, and nothing published changes.
+        let (code, out, err) = import(&store, Some(&trust), &vols);
+        assert_ne!(code, 0, "{what}: import accepted it: {out}");
+        assert!(
+            err.lines().any(|l| l.contains(&dir) && l.contains(&rel)),
+            "{what}: import does not name the file and volume: {err}"
+        );
+        assert_eq!(
+            published_digest(&store),
+            published,
+            "{what}: published trees changed"
+        );
+        std::fs::write(&path, &pristine).unwrap();
+    }
+    assert_eq!(status(&store), status_before);
+    assert!(kinds.values().all(|&n| n >= 50), "{kinds:?}");
+    // The undamaged volumes still import.
+    must_import(&store, &t.key, &vols);
+    assert_ne!(published_digest(&store), published);
+}
+
+/// verify and import both refuse `given` and name `kind` on `dir`.
+fn both_refuse(t: &Two, given: &[PathBuf], dir: &Path, kind: &str) {
+    let (code, r) = verify(&public(&t.key), given, false);
+    assert_eq!(code, 1, "{r:#}");
+    let name = dir.display().to_string();
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["volume"] == name.as_str() && f["kind"] == kind),
+        "{kind} on {name}: {r:#}"
+    );
+    let store = t.tmp.path().join(format!("store-{}", rand_suffix()));
+    let (code, out, err) = import(&store, Some(&public(&t.key)), given);
+    assert_ne!(code, 0, "import accepted it: {out}");
+    assert!(err.contains(&name) && err.contains("refused"), "{err}");
+    assert!(
+        !store.join("published").exists()
+            || std::fs::read_dir(store.join("published"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::SeqCst).to_string()
+}
+
+#[test]
+fn mixed_media_are_refused_by_verify_and_import_alike() {
+    let t = two_bundles();
+    // A volume of another bundle (A's volume 1 with B's 2 and 3).
+    let given = vec![t.a[0].clone(), t.b[1].clone(), t.b[2].clone()];
+    both_refuse(&t, &given, &t.a[0], "wrong-bundle");
+    // A volume of another pack run of the same catalog with the same key (its own export
+    // state and creation time: another bundle).
+    let again = t.tmp.path().join("b-again");
+    let state = t.tmp.path().join("other-state");
+    let vols = pack_with(
+        &testdata().join("catalog.toml"),
+        &t.key,
+        &again,
+        &["--media-size", "1M", "--state", state.to_str().unwrap()],
+    );
+    assert_ne!(
+        std::fs::read(vols[0].join("volume.toml")).unwrap(),
+        std::fs::read(t.b[0].join("volume.toml")).unwrap(),
+        "another run makes another bundle"
+    );
+    let given = vec![vols[0].clone(), t.b[1].clone(), t.b[2].clone()];
+    both_refuse(&t, &given, &vols[0], "wrong-bundle");
+    // The same volume twice (another copy of it, and the very same directory).
+    let copy = t.tmp.path().join("copy-of-vol-02");
+    copy_dir(&t.b[1], &copy);
+    let given = vec![t.b[0].clone(), t.b[1].clone(), copy.clone(), t.b[2].clone()];
+    both_refuse(&t, &given, &copy, "duplicate");
+    let given = vec![
+        t.b[0].clone(),
+        t.b[1].clone(),
+        t.b[1].clone(),
+        t.b[2].clone(),
+    ];
+    both_refuse(&t, &given, &t.b[1], "duplicate");
 }

@@ -1,9 +1,7 @@
 //! `ferry import`, `trust`, `status` and `repofile`, end to end with the real dnf.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-use serde_json::Value;
 
 use crate::common::*;
 

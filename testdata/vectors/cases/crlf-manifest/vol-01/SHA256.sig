@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrkkHFzLosRksYsCz7AyDRnmK6+w3IOadzLCluRbunyoRBsBt8/3OcJVMi2qQP+gwE3o3Vo8KMvqYqa3hq3SggA0=
-SHA256 (volume.toml) = c4a07c1a79b3ce98637e066348d823dd449536c0d4ea97122aea4611d3d1d6e4
-SHA256 (manifest.toml) = 8ce6f1b07acd4add6f56e8d98e0a206147fdfc20a3fa3f8b9a20f83761a8e544
-SHA256 (README.txt) = eb7a0531d93353f977d6f8de29c010b0ad06a044c5f3171c2233c9ec2e5d1081
-SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a
+RWRJ5NzwanWxrqkia6F4nM0E5LOl2SnwbCEdyFpJbGdC902f+eBzxqdEhfp7wPgWM17e6g+uzCFHOa/DYjmwndb+WEQ1gbjuagc=
+SHA256 (volume.toml) = f53f4722d1bb282740f31f345f7acca5b7151113ee7a2f9c95bf68cd91da98ed
+SHA256 (manifest.toml) = 1b252174f9bb8503e25099f9a9a5d61c9af96a0db84420d771555a192f7ca03b
+SHA256 (README.txt) = 44e268d6a8e2a6f38d3c18035d9f1b6e7cc56de35bbe55db4a123d8676b282b3
+SHA256 (packs/0001.ferrypack) = 4377549eb798767a0a8199be4271ae7628b30eef7230fc4441c45334802be3e7

@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrsniqL0cygchJQ00JwV92HrdDX/v335nLMvnELA0lBe8Tw5Ji/EjyoMSf1ibqpYY+CbfLs6hvhVTVJPN05DM0wg=
-SHA256 (volume.toml) = 65c394e8423fb1b38bb1a34965944e46e8cc326df217f0dc88cd783fef6f1b31
-SHA256 (manifest.toml) = 006d646e1acf903b69493ef842d6505faafd58a3ffa5c7eb67f2fe721d86813a
-SHA256 (README.txt) = b01c81a98c292da63a700a06747b539e48ced6ffb31f6b421acf77fb2742740c
+RWRJ5NzwanWxrurpLxL53AInz0nvrj+YP2s+6dzcuApcuhNVLwB4zqumY3Af08VykGHrS8v77SqH6kSYW54M6WvTLei9hKrVjgk=
+SHA256 (volume.toml) = 5282b7bea45014c0aff4e82848e7872585944a1b6ce8c451f2201defb2b0d7e9
+SHA256 (manifest.toml) = e2de90320a37d6044df9ebad1621d9c5ef6939cf68e91657c3fb321a6509b43c
+SHA256 (README.txt) = 6398eacce170b624bc44a44e7e34c5878d8f2d6de2bc13262edf6f385769655c
 SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,6 +1,6 @@
 untrusted comment: verify with vector.pub
-RWRJ5NzwanWxrjQ+0PNVvZ71dF9uR/4zGMPjuAymx9WttacM7S9jpz6kdrk91X1pKIv+dLHCyQ6tZgM9UzmEF3Zy7tkF7zx/EwE=
-SHA256 (volume.toml) = 7fd3f845f8520feb5bbec3bf1de764c521f742565108d14d81a2c343e454eafd
-SHA256 (manifest.toml) = bbc5e0b508732a7dfbd535b8c94090b1a5477c760a6e3ca8ea3bb73c8c5aff0b
-SHA256 (README.txt) = 24a2abbb656a5a1b0dc733a367bb2524f0aa52b8aef143139c093bb222bf37f4
+RWRJ5NzwanWxrqfxuQo0ZalKLEe15c52JE2jXIRLk7cewgDzwNRUXczBPxikijaWcikjaAcHvgM1KaECjYy5EVyw00pzLuYm9gc=
+SHA256 (volume.toml) = 5fac9cafaa8422aa698a4755e940c066d4474e25304e808b35fe47384ff19c82
+SHA256 (manifest.toml) = 0e2ef7c95127a08df9f26ba3c09cdd3731a740c4d480f68f4697f7ba8efa6379
+SHA256 (README.txt) = 479a055c21f82447701a5eaefce8b7ab0bfd69591bd1336d008680c9e7961344
 SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrit0oUEXPbaC2/gYN/uGxUEvE4O+nFqwQf5FEnPLmlNuVzdsER0nIwOG+AyednuWgUO+uJItolTVB3TyRXZdNwI=
-SHA256 (volume.toml) = ff51045af5df6dfc210aca9d6bc854b281dbba49a54183a17c721b1bc522890b
-SHA256 (manifest.toml) = 97db16c9de9aac926aeafcccc2c17ace7b9a351d4515bc9e22ffb6a4e0ef547f
-SHA256 (README.txt) = 9972297991263afc4a196d1add0e837e510dd2d49e0e79bdacfe550def34cfc4
-SHA256 (packs/0001.ferrypack) = 1c8ea5da4b29446b09ceaf7bdb17852599f9cb71babd8e13d651a985f57dd27d
+RWRJ5NzwanWxriMvBJtS2RxP9LmEmLDkKqg+GGEoZriaNFJono3WGzgrMIEMkFUQaQSDtx9KH+5b42/J+jT2bRw/sVv7Dy3p9wY=
+SHA256 (volume.toml) = b50cbdcd9eae4a1cb9d70f2fd89985abca45fdafb6e18088f41c3a2d47d5ef52
+SHA256 (manifest.toml) = d2b8c67fa75e73c0472e2d4689d0749af0eaf3d653e8b6e4bf3d7e0c2c447d38
+SHA256 (README.txt) = 116e93d9ecca81c1bd4b79900ed0c6744f8b853f2d06e52748e854849f9d12f8
+SHA256 (packs/0001.ferrypack) = 6982a2b8e111b154d13fe900579bc5b0ad6273f361dffb2a2b330008eeeda74d

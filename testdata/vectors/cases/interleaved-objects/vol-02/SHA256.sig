@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrv9yf0bmE8uiMKUYNDAfdqZMc8yqnvxIGYmRSRAjPOsAblpV4+bf9pphDsKMjgIlF8U6zsKt2u92R5xMWRHu3Ao=
-SHA256 (volume.toml) = 9936400c151bd996134e84cfae5b2eb02721bcdd91bead4820d2a3460dc79c2c
-SHA256 (manifest.toml) = 97db16c9de9aac926aeafcccc2c17ace7b9a351d4515bc9e22ffb6a4e0ef547f
-SHA256 (README.txt) = 867b0d1d2cfd614afd47c966c650420ece7f0aeec368f2d7dddf2911d4ee7482
+RWRJ5NzwanWxrrrcH+zpgo25ouVFcqZfxgrnEYs5SXKySU4hJx/Lq+hBwgyawAgfV7mqGIBGQkNQWNEmrlquIlvOJJgt0kSGmgc=
+SHA256 (volume.toml) = dda35fa33a597910c1770ddc593b5dc131bafc350fb15dbd7d925d8ffd4bb5f8
+SHA256 (manifest.toml) = d2b8c67fa75e73c0472e2d4689d0749af0eaf3d653e8b6e4bf3d7e0c2c447d38
+SHA256 (README.txt) = 9d0e1ec6e327beb51269ad792363f2a5a91d985f8ed2f3887840193be6151d6b
 SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxruwJztOS4aHpxsbUbdIzGd2LJfB/HLj+6Nwe0hhSpWhlZODnwQlafMWEXq5Jq0DwvLFYxhMrTQ0IIWM6NTQq4Qc=
-SHA256 (volume.toml) = 6f3c52d95dba218311ccb5b1d0259a3972648793e7f8218568f3adc84b1e839b
-SHA256 (manifest.toml) = b83d6e90a2287a8ee474dfcba72641ef93674aa45598b60dc8045dd0bc2be42d
-SHA256 (README.txt) = 1235051c9af5a92ad10abc737df98a6066b23e870cdbb679aaa6d733b4bfb1ae
+RWRJ5NzwanWxrue8L5LZiMFHZ302Tihyq+rpqyb90hql+vks4GlYMBUF9efsggKikBNi3mv04BlSjkrHwKoo1eLe/UUK+qSUkwk=
+SHA256 (volume.toml) = 4e69e7461e0e2fad712a46db8da679f5768a7443b6193058db8562dfbfde0414
+SHA256 (manifest.toml) = 87b93a094728907ceca7cbbb8ea004b0c6de33d382cb188f55a9549f65c7bee9
+SHA256 (README.txt) = 144c740b1e93aa445a0158ecf81b037ceddf419e3249cc2777304391f395d289
 SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrrde7b36OuLiT/GB34ar3idqfybQoywt/hMTz9uH8YF84Fb0tk1XbehUMuOfDsytic8pVXv2Wldv2sfQK0UV3Ao=
-SHA256 (volume.toml) = 57d1726e55285f0edf56e41c1d123ad5b9e67dfc9fb612ea5cfc4f6a5bca983d
-SHA256 (manifest.toml) = c87410f9d68e5be597d498b7dd9c8f68604345e137a50374232f598c2a35c527
-SHA256 (README.txt) = 10972293c6729b4b80962fec8655a74a331fddd099315bcde84ddc18d37ffd9e
-SHA256 (packs/0001.ferrypack) = c984111814ad9ebe24790800f1b36c03c6b91a86b27b06b96bc41e0cab7bcb6b
+RWRJ5NzwanWxrk1QPzSC/c0nuiyWxsLADWLsBYaBhfqV3me2rEYgcPir7IHqDjMe5iXsTEwgD56P7LcyNHalPD0jEYc+VpdRwAQ=
+SHA256 (volume.toml) = a3cb9ef21bda5154088dfae012d318d3ca4d78803450b22c761653ae9c8b03d9
+SHA256 (manifest.toml) = fe70bf576ef63cfdda24f8f131a8aa565386823f311bd6554cf67f718ab76fa2
+SHA256 (README.txt) = c7bc6d1b057cca1457e5aea18f8f4dd04a2327953fec4530eb1c3bc5fb0b815d
+SHA256 (packs/0001.ferrypack) = 40cd7a8b907ef02b28e309f699c7b39d3d447420cf4ff35d2afb6024e3978e6f

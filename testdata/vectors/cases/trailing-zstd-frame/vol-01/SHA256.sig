@@ -1,6 +1,6 @@
 untrusted comment: verify with ferry key 49e4dcf06a75b1ae
-RWRJ5NzwanWxrjCke30zp2ZSp0jfv4jhmGgEesGf5cpwocvlZKEJpArm/MV7k0NpL2kAEIddY66TWrBBTCnSrbQIMY2YPGzX+wU=
-SHA256 (volume.toml) = 62ffcace1666427635a5a9ae8fdd533f86a9ab127f6a797509e5bfbc18c3fcd4
-SHA256 (manifest.toml) = f198617d8607223a8a2b16af726a9663cc055048f418ed476817fd4384d2f6f2
-SHA256 (README.txt) = 992b87dfdbf2f8a66c26a887cc8c404576661fd7a0e808a5362fa5c527ec3094
-SHA256 (packs/0001.ferrypack) = 0e4e1bb78bc3d61a7ef06de6aa65019665f2cd14b2a37ea347d9cc7f18fb790a
+RWRJ5NzwanWxrgX+FhEFk4owYHV/QdFFYM0vKX0w5eRQnzcnJoLLvjEc+FOmO5VyCwt0CF1TdfcB5c69Qsm+U+ftf3+daJskDAY=
+SHA256 (volume.toml) = 6d7022dc5f3cd04f23d6e7cded90683a84febe3bb2fc17b7fca1218d8e176b88
+SHA256 (manifest.toml) = 956c6b643aa819d2accb6a707df52844a1809511a6ec2904c47fe38f03915498
+SHA256 (README.txt) = 055258e5f2c8e451b0c671d126c846b3b13a97569b0ad179a5cec6d6d4b0e838
+SHA256 (packs/0001.ferrypack) = a6f4c28bd5b04daf27d620c15e5772c8cb048d0f6b74295cbccab2c73eae72e9

@@ -1,6 +1,6 @@
 untrusted comment: verify with vector.pub
-RWRJ5NzwanWxrtmZi2+bw+e2yQhAiiZf8NLk0lhAsNNzZkclit8CyRoZp+97I9HcfJ0HfsMuVjJxZBS1N2pTyeoej0aRvSSXogk=
-SHA256 (volume.toml) = ac033a81e69bf87fc8fa1892e8eb31bb7cf02b8e81111b9295ad1ad50d5268f2
-SHA256 (manifest.toml) = 9ded42f87b83f7a4f4b4f16cb505926cbc5c2085c24b7c17d96ed04d80a6b6fa
-SHA256 (README.txt) = 4530da57b566592b92a5715f86e3dbd5f732d6a5976b86ea6276c3ed128439f8
-SHA256 (packs/0001.ferrypack) = 3f5397b26ae0f908e51cd5a5dc5fac851933f4d111ac3a1de46e52b74239225a
+RWRJ5NzwanWxrrQgdiCHxbd4pafKEbaNonRLnZYKp+MvJdy/X8C4JA5pLyYRQ3nybYos3IY/iiEgRUJ2YnlNfAgI4FeUIO3mkgc=
+SHA256 (volume.toml) = 8eb393e058ababa486b13e301da509e5e9b80dd733671528cf4cfe52e615d77f
+SHA256 (manifest.toml) = 4fd8a33e49c18ed876968c278c332f2021c80faeef239aa5b6f61ff85803f3f7
+SHA256 (README.txt) = c1d823bb8f290d9914d1f3ec9680142aad9d224753887bbaf413cff946c93b4f
+SHA256 (packs/0001.ferrypack) = 4377549eb798767a0a8199be4271ae7628b30eef7230fc4441c45334802be3e7

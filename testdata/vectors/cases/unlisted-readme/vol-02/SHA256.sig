@@ -1,5 +1,5 @@
 untrusted comment: verify with ferry key (forged for a test)
-RWRJ5NzwanWxrvcj3ogNmhGBizq053Iu5YbRl70srqkBg4fN64LZ2CqFs9dQC7aGnie9OgUJu9z/Eh8mM/RUSd4poySuLeesHA4=
-SHA256 (volume.toml) = d698f66b7cfa7fefa5b5d9928937ac5d2f95691ab40c2cbf7a8e987c0021924f
-SHA256 (manifest.toml) = 62cf6ad73c00190f993cda1f36781eaefba656e14b58376d901ce4664f336713
+RWRJ5NzwanWxrj5JCJIREU9S12cYG04ZsAfof32ZW6XI0+panS4d9pPGNayQWat95KaJnqjaaSpBPZaAhn5uKeFH6CliyYgvqws=
+SHA256 (volume.toml) = d777412fae352b2a6ffe26fe0d4edae1a650b3591f6a1c51abd46462bf37f0c1
+SHA256 (manifest.toml) = 903732414ffcf0da0965d4e265182cc2a988d253b78c10ca6f5073ebeafd9bc6
 SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxruK4oBakjxRwZnjFU8eSW+YSegVAbtR5o41Bsm4LqlpC4A12Oznldz/zrB7yXTD0vBBSyavSBPGosQvCudO4jQ0=
+SHA256 (volume.toml) = d777412fae352b2a6ffe26fe0d4edae1a650b3591f6a1c51abd46462bf37f0c1
+SHA256 (manifest.toml) = 903732414ffcf0da0965d4e265182cc2a988d253b78c10ca6f5073ebeafd9bc6
+SHA256 (README.txt) = 479a055c21f82447701a5eaefce8b7ab0bfd69591bd1336d008680c9e7961344
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrtGQtvmLa0ZaCAWRscG+60omlKDMZAca/1G+U5XfaJ4rOGGCbR/EZCHE70grovzWtdNO6uRKDrG1QN11dFTeWw4=
+SHA256 (volume.toml) = 3f27f69c3f3ed6bf86da31c0b0144695dc759d55545b6b76db6aa29ceea0134b
+SHA256 (manifest.toml) = 6163f71ab3aee8841e2a89a63f33e773b35df3f7589a372cf2d2c3817766baf3
+SHA256 (README.txt) = d2774d3cd74a37b8faf175edb523174735b9d1de271ee41963653d6b875b01d9
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key (forged for a test)
+RWRJ5NzwanWxrkWnSFIh6XPkL9OkVAIbjaZsz2mppCyNUNG4/FIqFWhdS02EvTpGq3OT9d3cduElaI+tWDMvw9ZqjJ6w4m34LAQ=
+SHA256 (volume.toml) = d2c1462f84e87a96fd85159e72d08e2aff2beab53d5f4e99e1403466b155df29
+SHA256 (manifest.toml) = 903732414ffcf0da0965d4e265182cc2a988d253b78c10ca6f5073ebeafd9bc6
+SHA256 (README.txt) = 479a055c21f82447701a5eaefce8b7ab0bfd69591bd1336d008680c9e7961344
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrqy5y0hgWpkcao2I8STPZy5PGIL4xPA4ke+22s1lRJ6lQ72h2i9U+GC/ZfJFEnandLOZzeJdS4rtb3/dE7PTIgs=
+SHA256 (volume.toml) = 732bb5115b1428cf530832fd6c11f5145a4722b9c6621baaaa457e222c44fcc8
+SHA256 (manifest.toml) = 024d27afc4bbdb82f51e932bcad8c6b2d39e22f85fd3d993e3483b1a93dba157
+SHA256 (README.txt) = 6c383cba6ed06cc38dd51b9cbc7f408ba0f31f2e9e2d0fa1e4f93704dae7a072
+SHA256 (packs/0001.ferrypack) = 9b5d750bdef2fd879815817b3a92c2ae0972fa391abc5cf6c5aae726a2fb782f

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrg7uoIYens50/K2dfUnsgVZWeRHZ1MkgtudJeMftXVx5qGgJzNr6lOBubjQbd2EG+DzJVzRlMG3mK4Zh3pXeTw8=
+SHA256 (volume.toml) = f49747080025b03f86a1ca764cd376d9081b6f5bcfc94e4ea5a372015d0c1081
+SHA256 (manifest.toml) = 024d27afc4bbdb82f51e932bcad8c6b2d39e22f85fd3d993e3483b1a93dba157
+SHA256 (README.txt) = 1cd90cbfa6d6775bcde9ddec627d501c674f57104311fd03df2b2c6618a0e4ba
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e

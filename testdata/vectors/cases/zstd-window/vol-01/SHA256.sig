@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrpnscyFBP9aic5yDK2Ps5NbS54JYAWWR04pSxzUJ8tQsJKVG+fr0sPah8fmQfy52OZCcybbmRO6a2EOxqdU6hwE=
+SHA256 (volume.toml) = 7732143da020cdef1186f5af4d361211505dd1c1f3e9fe3ea0b41d391a58f4cf
+SHA256 (manifest.toml) = 970604dda1b4a08982b933868430742440a68c61b3cabb7e33a0f3bfca4e4c4d
+SHA256 (README.txt) = 11ea7b7096772cfd7677733c55eb0b3e7c84709cd0a64d8f6669b7c6f31b0ffa
+SHA256 (packs/0001.ferrypack) = 74d2c5251d5b447837bd3cd835acec1c5b883c0dd929a139a3c89d766fe760ae

@@ -1,0 +1,6 @@
+untrusted comment: verify with ferry key 49e4dcf06a75b1ae
+RWRJ5NzwanWxrmGXYe3tkic11GP3ivYEFrzCdpp+R6Tkq5rrlOIOotoqf7sD4TpMyf8v8+TRlqCIsekt1RzzK/Im+MhgQ1Rh5ws=
+SHA256 (volume.toml) = 8a857396c974dad4cb056550a00611f2ffa7adc2316773adb8d6109977ecec57
+SHA256 (manifest.toml) = 970604dda1b4a08982b933868430742440a68c61b3cabb7e33a0f3bfca4e4c4d
+SHA256 (README.txt) = 9c071c7ce5598b86638d67a5d6317eebdc841ac414196fc945f6154c9c39450a
+SHA256 (packs/0002.ferrypack) = 61500947b50555a48184efbf97589e4daaa6b813fcee9337771be5e057bbe40e
