@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run ferry's tests. Installs the Debian packages the tests drive for real when they are
-# missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg), then runs every test in
-# release mode (the tests move real data).
+# missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg, and for the independent reader
+# of the test vectors python3-nacl and python3-zstandard), then runs every test in release
+# mode (the tests move real data).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,6 +13,8 @@ command -v modifyrepo_c >/dev/null || need+=(createrepo-c)
 command -v dnf >/dev/null || need+=(dnf)
 command -v signify-openbsd >/dev/null || need+=(signify-openbsd)
 command -v gpg >/dev/null || need+=(gnupg)
+/usr/bin/python3 -c 'import nacl.signing' 2>/dev/null || need+=(python3-nacl)
+/usr/bin/python3 -c 'import zstandard' 2>/dev/null || need+=(python3-zstandard)
 if ((${#need[@]})); then
     echo "installing test dependencies: ${need[*]}" >&2
     sudo=()

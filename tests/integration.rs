@@ -19,6 +19,8 @@ mod import;
 mod interop;
 #[path = "integration/keys.rs"]
 mod keys;
+#[path = "integration/memory.rs"]
+mod memory;
 #[path = "integration/pack.rs"]
 mod pack;
 #[path = "integration/rotation.rs"]
