@@ -114,6 +114,7 @@ struct Slot {
 
 struct Pass<'a, S: Sink> {
     manifest: &'a Manifest,
+    volumes: &'a BTreeMap<u32, Volume>,
     ids: Vec<&'a ObjectId>,
     sink: &'a mut S,
     depth: Depth,
@@ -147,6 +148,7 @@ pub fn run<S: Sink>(
     let m = &bundle.manifest;
     let mut pass = Pass {
         manifest: m,
+        volumes,
         ids: m.objects.keys().collect(),
         sink,
         depth,
@@ -168,7 +170,7 @@ pub fn run<S: Sink>(
             if o.pieces.is_empty() {
                 // The empty object: nothing to read.
                 let out = pass.sink.begin(id, 0)?;
-                pass.finish(i, Decoder::new(*id, o, out), None)?;
+                pass.finish(i, Decoder::new(*id, o, out))?;
                 continue;
             }
             let whole = o.pieces.iter().all(|p| present(&p.pack));
@@ -428,7 +430,7 @@ impl<S: Sink> Pass<'_, S> {
                                 Err(DecodeError::Output(e)) => return Err(Stop::Store(e)),
                                 Err(DecodeError::Damaged(damage)) => {
                                     self.open = None;
-                                    self.damaged(slot.object, vol, rel, &damage.to_string());
+                                    self.damaged(slot.object, &damage.to_string());
                                     action = Action::Check;
                                 }
                             }
@@ -460,7 +462,7 @@ impl<S: Sink> Pass<'_, S> {
                     && slot.k + 1 == self.manifest.objects[id].pieces.len()
                     && let Some((i, d)) = self.open.take()
                 {
-                    self.finish(i, d, Some((vol, rel))).map_err(Stop::Store)?;
+                    self.finish(i, d).map_err(Stop::Store)?;
                 }
             }
             *done = slots.len();
@@ -486,12 +488,7 @@ impl<S: Sink> Pass<'_, S> {
     }
 
     /// The last piece is in: check and keep, or report.
-    fn finish(
-        &mut self,
-        i: usize,
-        d: Decoder<S::Out>,
-        at: Option<(&Volume, &str)>,
-    ) -> std::io::Result<()> {
+    fn finish(&mut self, i: usize, d: Decoder<S::Out>) -> std::io::Result<()> {
         let id = self.ids[i];
         match d.finish() {
             Ok(out) => {
@@ -499,19 +496,22 @@ impl<S: Sink> Pass<'_, S> {
                 self.report.objects_checked += 1;
             }
             Err(DecodeError::Output(e)) => return Err(e),
-            Err(DecodeError::Damaged(damage)) => match at {
-                Some((vol, rel)) => self.damaged(i, vol, rel, &damage.to_string()),
-                // The empty object: a checked manifest guarantees its id.
-                None => unreachable!("the empty object decodes to its id: {damage}"),
-            },
+            Err(DecodeError::Damaged(damage)) => self.damaged(i, &damage.to_string()),
         }
         Ok(())
     }
 
-    /// Object `i` does not decode: a finding on the pack where that showed.
-    fn damaged(&mut self, i: usize, vol: &Volume, rel: &str, what: &str) {
+    /// Object `i` does not decode: a finding on the pack of its last piece (wherever the
+    /// damage showed, so that every reader names the same pack, spec §12.1).
+    fn damaged(&mut self, i: usize, what: &str) {
         self.fail(i);
         let id = *self.ids[i];
+        let last = self.manifest.objects[&id]
+            .pieces
+            .last()
+            .expect("the empty object decodes to its id");
+        let vol = &self.volumes[&self.manifest.packs[&last.pack].volume];
+        let rel = pack_file(&last.pack);
         let users = self.users.get_or_insert_with(|| users(self.manifest));
         let names = match users.get(&id) {
             Some(u) if u.len() > 3 => format!("{} and {} more", u[..3].join(", "), u.len() - 3),
@@ -519,7 +519,7 @@ impl<S: Sink> Pass<'_, S> {
             None => "no tree file".into(),
         };
         self.report.findings.push(vol.finding(
-            Some(rel),
+            Some(&rel),
             ProblemKind::DamagedObject,
             format!(
                 "holds object {} ({names}) which is damaged: {what}",

@@ -8,8 +8,7 @@ use std::process::Command;
 
 use ferry::format::Sha256Digest;
 use ferry::format::manifest::{
-    ContentView, Encoding, Manifest, Object, Pack, Piece, Product, Repository, Tree,
-    ViewRepository,
+    ContentView, Encoding, Manifest, Object, Pack, Piece, Product, Repository, Tree, ViewRepository,
 };
 
 use crate::common::*;
@@ -30,7 +29,10 @@ fn peak_kib(cmd: &[&std::ffi::OsStr]) -> (i32, u64) {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let mut it = text.split_whitespace();
-    (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+    (
+        it.next().unwrap().parse().unwrap(),
+        it.next().unwrap().parse().unwrap(),
+    )
 }
 
 /// A bundle of `objects` tiny raw objects in one pack, and `trees` trees of `files`
@@ -42,16 +44,26 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
     for i in 0..objects {
         let data = format!("object {i:>9}\n");
         let id = Sha256Digest::of(data.as_bytes());
-        pack.extend_from_slice(&ferry::format::tar_entry::header(&id.to_hex(), data.len() as u64));
+        pack.extend_from_slice(&ferry::format::tar_entry::header(
+            &id.to_hex(),
+            data.len() as u64,
+        ));
         let offset = pack.len() as u64;
         pack.extend_from_slice(data.as_bytes());
-        pack.resize(pack.len() + ferry::format::tar_entry::padding(data.len() as u64) as usize, 0);
+        pack.resize(
+            pack.len() + ferry::format::tar_entry::padding(data.len() as u64) as usize,
+            0,
+        );
         objs.insert(
             id,
             Object {
                 size: data.len() as u64,
                 encoding: Encoding::Raw,
-                pieces: vec![Piece { pack: "0001".into(), offset, length: data.len() as u64 }],
+                pieces: vec![Piece {
+                    pack: "0001".into(),
+                    offset,
+                    length: data.len() as u64,
+                }],
             },
         );
         ids.push(id);
@@ -67,8 +79,16 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
                 ids[(i * 7 + t) % objects],
             );
         }
-        let name = if t == 0 { "library/p/r".to_string() } else { format!("views/v/{t}.0/p/r") };
-        tree_list.push(Tree { name, packages: files as u64, files: f });
+        let name = if t == 0 {
+            "library/p/r".to_string()
+        } else {
+            format!("views/v/{t}.0/p/r")
+        };
+        tree_list.push(Tree {
+            name,
+            packages: files as u64,
+            files: f,
+        });
     }
     let manifest = Manifest {
         created: "2026-11-27T00:00:00Z".into(),
@@ -77,7 +97,11 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
         base: None,
         volumes: 1,
         organization: "big".into(),
-        products: vec![Product { label: "p".into(), name: "P".into(), gpg_key: None }],
+        products: vec![Product {
+            label: "p".into(),
+            name: "P".into(),
+            gpg_key: None,
+        }],
         repositories: vec![Repository {
             product: "p".into(),
             label: "r".into(),
@@ -99,13 +123,20 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
             .collect(),
         packs: BTreeMap::from([(
             "0001".to_string(),
-            Pack { volume: 1, size: pack.len() as u64, sha256: Sha256Digest::of(&pack) },
+            Pack {
+                volume: 1,
+                size: pack.len() as u64,
+                sha256: Sha256Digest::of(&pack),
+            },
         )]),
         trees: tree_list,
         objects: objs,
     };
     manifest.check().expect("a valid manifest");
-    Forge { manifest, packs: BTreeMap::from([("0001".to_string(), pack)]) }
+    Forge {
+        manifest,
+        packs: BTreeMap::from([("0001".to_string(), pack)]),
+    }
 }
 
 #[test]
@@ -113,19 +144,33 @@ fn a_50_mb_manifest_verifies_in_under_400_mib() {
     let f = big_bundle(20_000, 10, 36_000);
     let out = tempfile::tempdir().unwrap();
     let vols = f.write(out.path(), &vector_key());
-    let size = std::fs::metadata(vols[0].join("manifest.toml")).unwrap().len();
+    let size = std::fs::metadata(vols[0].join("manifest.toml"))
+        .unwrap()
+        .len();
     assert!(size >= 50_000_000, "the manifest is {size} bytes");
     let trust = testdata().join("vectors/keys/vector.pub");
     let ferry = Path::new(env!("CARGO_BIN_EXE_ferry"));
     for deep in [false, true] {
-        let mut cmd = vec![ferry.as_os_str(), "verify".as_ref(), "--trust".as_ref(), trust.as_os_str()];
+        let mut cmd = vec![
+            ferry.as_os_str(),
+            "verify".as_ref(),
+            "--trust".as_ref(),
+            trust.as_os_str(),
+        ];
         if deep {
             cmd.push("--deep".as_ref());
         }
         cmd.push(vols[0].as_os_str());
         let (code, kib) = peak_kib(&cmd);
         assert_eq!(code, 0, "verify (deep {deep}) refused the bundle");
-        eprintln!("verify (deep {deep}) of a {size}-byte manifest: peak {} MiB", kib / 1024);
-        assert!(kib < 400 * 1024, "verify (deep {deep}): peak {} MiB", kib / 1024);
+        eprintln!(
+            "verify (deep {deep}) of a {size}-byte manifest: peak {} MiB",
+            kib / 1024
+        );
+        assert!(
+            kib < 400 * 1024,
+            "verify (deep {deep}): peak {} MiB",
+            kib / 1024
+        );
     }
 }

@@ -119,7 +119,7 @@ fn every_vector_gives_its_expected_findings_in_verify_and_import_alike() {
         }
         cases += 1;
     }
-    assert!(cases >= 28, "{cases} cases");
+    assert!(cases >= 36, "{cases} cases");
 }
 
 #[test]
@@ -158,4 +158,24 @@ fn the_writer_still_produces_the_good_vector_byte_for_byte() {
     for (k, v) in &want {
         assert!(&got[k] == v, "{k} differs from the committed vector");
     }
+}
+
+#[test]
+fn a_reader_written_from_the_spec_alone_reaches_the_same_verdict_on_every_vector() {
+    // testdata/vectors/reader/ was written by someone who read only spec/FORMAT.md and the
+    // vectors (never ferry's code): it must agree with every case, which is what ferry's
+    // own readers are held to above. It needs Debian's python3-nacl and python3-zstandard
+    // (scripts/test.sh installs them).
+    require("/usr/bin/python3");
+    let (code, out, err) =
+        run(std::process::Command::new("sh").arg(vectors().join("reader/check.sh")));
+    let cases = std::fs::read_dir(vectors().join("cases"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("expect").is_file())
+        .count();
+    assert_eq!(code, 0, "the independent reader disagrees:\n{out}\n{err}");
+    assert!(
+        out.contains(&format!("{cases} of {cases} cases agree")),
+        "{out}\n{err}"
+    );
 }

@@ -36,6 +36,8 @@ MAX_VOLUME_TOML = 64 << 10        # §4
 MAX_README = 64 << 10             # §3, §6.4 step 8
 MAX_MANIFEST = 256 << 20          # §5
 MAX_KEY_FILE = 64 << 10           # a public key file is two short lines (§6.1)
+MAX_COMMENT_LINE = 1023           # §6.1: comment line, 'untrusted comment: ' included, no LF
+MAX_PACK_NUMBER = 4294967295      # §5.5
 I63 = (1 << 63) - 1               # §1
 MAX_PIECE = 8589934591            # §5.7
 MAX_GPG_CONTENT = 1 << 20         # §5.2
@@ -49,7 +51,7 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
 LABEL = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-PACK_NAME = re.compile(r"(?:[0-9]{4}|[1-9][0-9]{4,})")
+PACK_NAME = re.compile(r"(?:[0-9]{4}|[1-9][0-9]{4,9})")
 CREATED = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 LIST_LINE = re.compile(r"SHA256 \(([^)]+)\) = ([0-9a-f]{64})")
 VOLUME_TOML = re.compile(
@@ -428,8 +430,8 @@ def validate_manifest(m):
     total = 0
     for name, p in packs.items():
         w = "packs[%r]" % name
-        if not PACK_NAME.fullmatch(name) or name == "0000":
-            raise Invalid("%s: not a pack name (%%04d of a number >= 1)" % w)
+        if not PACK_NAME.fullmatch(name) or not 1 <= int(name) <= MAX_PACK_NUMBER:
+            raise Invalid("%s: not a pack name (%%04d of a number 1..4294967295)" % w)
         check_keys(p, ["volume", "size", "sha256"], [], w)
         check_int(p["volume"], w + ".volume", 1, volumes)
         check_int(p["size"], w + ".size", 1024)
@@ -623,7 +625,7 @@ def load_public_key(path):
     lines = data.split(b"\n")
     if len(lines) != 3 or lines[2] != b"":
         raise ValueError("a public key file is exactly two lines")
-    if not lines[0].startswith(b"untrusted comment: ") or len(lines[0]) > 1023:
+    if not lines[0].startswith(b"untrusted comment: ") or len(lines[0]) > MAX_COMMENT_LINE:
         raise ValueError("bad comment line")
     raw = strict_b64(lines[1].decode("ascii"))
     if len(raw) != 42 or raw[:2] != b"Ed":
@@ -750,12 +752,14 @@ def read_exact(fd, size, limit):
     return b"".join(parts)
 
 
-def read_file(dirfd, relpath, limit, keep=True, over_kind="corrupt"):
-    """Read a whole regular file of at most limit bytes: (data or None, sha256 hex)."""
+def read_file(dirfd, relpath, limit, keep=True):
+    """Read a whole regular file of at most limit bytes: (data or None, sha256 hex).
+
+    A file over its limit is `malformed` (§12.1), and is not read."""
     fd, size = open_regular(dirfd, relpath)
     try:
         if size > limit:
-            raise Refusal(over_kind, relpath, "%s is %d bytes, over the %d-byte limit"
+            raise Refusal("malformed", relpath, "%s is %d bytes, over the %d-byte limit"
                           % (relpath, size, limit))
         h = hashlib.sha256()
         parts = [] if keep else None
@@ -829,7 +833,7 @@ class Reader(object):
             return
         # 1. SHA256.sig
         try:
-            sig, _, got, size = read_file(vol.dirfd, "SHA256.sig", MAX_SIG, over_kind="malformed")
+            sig, _, got, size = read_file(vol.dirfd, "SHA256.sig", MAX_SIG)
         except Refusal as r:
             if r.kind == "missing":
                 r.why += " (an unfinished volume, treated as absent, §8)"
@@ -844,6 +848,8 @@ class Reader(object):
             nl2 = sig.index(b"\n", nl1 + 1)
             if not sig.startswith(b"untrusted comment: "):
                 raise ValueError("first line does not begin with 'untrusted comment: '")
+            if nl1 > MAX_COMMENT_LINE:
+                raise ValueError("comment line is %d bytes, over %d (§6.1)" % (nl1, MAX_COMMENT_LINE))
             raw = strict_b64(sig[nl1 + 1:nl2].decode("ascii"))
             if len(raw) != 74 or raw[:2] != b"Ed":
                 raise ValueError("second line is not the base64 of 74 bytes beginning with Ed")
@@ -892,7 +898,7 @@ class Reader(object):
         vol.number = number
         # 7. manifest.toml
         if "manifest.toml" not in listed:
-            self.find(vol, "manifest.toml", "malformed", "the signed list does not name manifest.toml")
+            self.find(vol, "SHA256.sig", "malformed", "the signed list does not name manifest.toml")
             return
         if listed["manifest.toml"] != vol.bundle:
             self.find(vol, "volume.toml", "malformed",
@@ -954,7 +960,7 @@ class Reader(object):
                         continue
                     ok = True
                     if vol.keynum.hex() != mf.signer:
-                        self.find(vol, "SHA256.sig", "untrusted-key",
+                        self.find(vol, "SHA256.sig", "bad-signature",
                                   "signed by key %s, but the manifest's signer is %s"
                                   % (vol.keynum.hex(), mf.signer))
                         ok = False
@@ -974,16 +980,16 @@ class Reader(object):
                 complete = not missing
                 for n in missing:
                     log("volume %d of %d is missing" % (n, mf.volumes))
-                intact = {}
+                readable = {}
                 for n in sorted(kept):
                     vol = kept[n]
                     try:
-                        self.check_list_and_packs(vol, mf, intact)
+                        self.check_list_and_packs(vol, mf, readable)
                     except Exception as e:
                         self.find(vol, None, "unreadable", "unexpected error: %r" % (e,))
                 if self.deep:
                     try:
-                        self.decode(mf, intact)
+                        self.decode(mf, readable)
                     except Exception as e:
                         self.find(None, None, "unreadable", "unexpected error while decoding: %r" % (e,))
         for vol in vols:
@@ -995,7 +1001,7 @@ class Reader(object):
         ok = complete and not self.findings
         return ok, self.findings, missing
 
-    def check_list_and_packs(self, vol, mf, intact):
+    def check_list_and_packs(self, vol, mf, readable):
         # 9. the list exactly as §6.2 says
         packs = mf.packs_on.get(vol.number, [])
         expected = ["volume.toml", "manifest.toml", "README.txt"] + \
@@ -1005,7 +1011,10 @@ class Reader(object):
         wrong = False
         for path in expected:
             if path not in listed:
-                self.find(vol, path, "malformed", "the signed list does not name %s" % path)
+                # §12.1: README.txt left out is `malformed`, a pack left out `bad-signature`
+                # (volume.toml and manifest.toml are listed, or steps 5 and 7 failed)
+                kind = "bad-signature" if path in want_hash else "malformed"
+                self.find(vol, path, kind, "the signed list does not name %s" % path)
                 wrong = True
         for path, h in vol.list:
             if path not in expected:
@@ -1013,14 +1022,16 @@ class Reader(object):
                           "the signed list names %s, which the manifest does not account for" % path)
                 wrong = True
             elif path in want_hash and h != want_hash[path]:
-                self.find(vol, path, "malformed",
+                self.find(vol, path, "bad-signature",
                           "the signed list gives %s a SHA-256 other than the manifest's" % path)
                 wrong = True
         if not wrong and [p for p, _ in vol.list] != expected:
             self.find(vol, "SHA256.sig", "malformed", "the signed list is not in its fixed order")
         if vol.step8 is not None:
             self.find(vol, vol.step8.file, vol.step8.kind, vol.step8.why)
-        # 10. every pack of this volume
+        # 10. every pack of this volume.  `readable` collects the packs that decoding reads
+        # (§12): those of the right size that could be read to the end, whatever their
+        # SHA-256.
         for name in packs:
             rel = "packs/%s.ferrypack" % name
             want_size = mf.packs[name]["size"]
@@ -1052,29 +1063,28 @@ class Reader(object):
                 if got < want_size:
                     self.find(vol, rel, "truncated", "%s ended after %d bytes" % (rel, got))
                     continue
+                readable[name] = vol
                 if h.hexdigest() != mf.packs[name]["sha256"]:
                     self.find(vol, rel, "corrupt", "%s does not match its SHA-256" % rel)
-                    continue
-                intact[name] = vol
             except Refusal as r:
                 self.find(vol, r.file, r.kind, r.why)
             finally:
                 os.close(fd)
 
     # -- decoding (§7, §12) --------------------------------------------------------------
-    def decode(self, mf, intact):
-        fds = PackFiles(mf, intact)
+    def decode(self, mf, readable):
+        fds = PackFiles(mf, readable)
         by_pack = collections.defaultdict(list)
         for o in mf.objects.values():
             for p in o["pieces"]:
-                if p["pack"] in intact:
+                if p["pack"] in readable:
                     by_pack[p["pack"]].append((p["offset"], p["length"]))
         try:
-            for name in sorted(intact, key=pack_order_key):
+            for name in sorted(readable, key=pack_order_key):
                 try:
                     self.check_entries(mf, name, sorted(by_pack[name]), fds)
                 except Refusal as r:
-                    self.find(intact[name], r.file, r.kind, r.why)
+                    self.find(readable[name], r.file, r.kind, r.why)
             order = []
             for oid, o in mf.objects.items():
                 if o["pieces"]:
@@ -1083,10 +1093,10 @@ class Reader(object):
             order.sort()
             for _, oid in order:
                 o = mf.objects[oid]
-                if not all(p["pack"] in intact for p in o["pieces"]):
+                if not all(p["pack"] in readable for p in o["pieces"]):
                     continue
                 try:
-                    self.decode_object(oid, o, fds, intact)
+                    self.decode_object(oid, o, fds, readable)
                 except Refusal as r:
                     self.find(r.vol, r.file, r.kind, r.why)
         finally:
@@ -1109,7 +1119,7 @@ class Reader(object):
         if pread_exact(fd, 1024, size - 1024, rel) != bytes(1024):
             raise Refusal("corrupt", rel, "%s: the 1024 bytes that end the pack are not zero" % rel)
 
-    def decode_object(self, oid, o, fds, intact):
+    def decode_object(self, oid, o, fds, readable):
         size = o["size"]
         pieces = o["pieces"]
         zstd = o["encoding"] == "zstd"
@@ -1120,7 +1130,7 @@ class Reader(object):
         def damaged(p, why):
             rel = "packs/%s.ferrypack" % p["pack"]
             r = Refusal("damaged-object", rel, "object %s: %s" % (oid, why))
-            r.vol = intact[p["pack"]]
+            r.vol = readable[p["pack"]]
             return r
 
         def stored():
@@ -1138,14 +1148,19 @@ class Reader(object):
         try:
             if zstd:
                 import zstandard
+                # the frame header (at most 18 bytes), with the piece each byte is in: a
+                # fault shows in the piece holding the byte that decides it (§12.1)
                 head = b""
+                owner = []
                 for p, chunk in stored():
-                    head += chunk[:18 - len(head)]
+                    take = chunk[:18 - len(head)]
+                    head += take
+                    owner += [p] * len(take)
                     if len(head) >= 18:
                         break
-                why = check_zstd_header(head, size, zstandard)
+                at, why = check_zstd_header(head, size, zstandard)
                 if why:
-                    raise damaged(current[0], why)
+                    raise damaged(owner[at], why)
                 dobj = zstandard.ZstdDecompressor(max_window_size=ZSTD_WINDOW_MAX).decompressobj()
                 for p, chunk in stored():
                     for j in range(0, len(chunk), ZSTD_FEED):
@@ -1175,22 +1190,37 @@ class Reader(object):
                 raise damaged(pieces[-1], "decoded bytes do not hash to its id")
         except Refusal as r:
             if getattr(r, "vol", None) is None:
-                r.vol = intact[current[0]["pack"]]
+                r.vol = readable[current[0]["pack"]]
             raise
 
 
 def check_zstd_header(head, size, zstandard):
-    if head[:4] != ZSTD_MAGIC:
-        return "stored bytes do not begin with the zstd frame magic number"
+    """Check the start of an object's stored bytes (up to 18 bytes): (index, why) with
+    the index of the byte that shows the fault, or (None, None) when the header is fine."""
+    for i in range(min(4, len(head))):
+        if head[i] != ZSTD_MAGIC[i]:
+            return i, "stored bytes do not begin with the zstd frame magic number " \
+                      "(a skippable frame is not allowed, §7.3)"
+    if len(head) < 5:
+        return len(head) - 1, "stored bytes end inside the zstd frame header"
+    # RFC 8878 §3.1.1.1: the frame header's size follows from its descriptor byte
+    fhd = head[4]
+    single = (fhd >> 5) & 1
+    fcs_size = [1 if single else 0, 2, 4, 8][fhd >> 6]
+    hsize = 5 + (0 if single else 1) + [0, 1, 2, 4][fhd & 3] + fcs_size
+    if fhd & 0x08:
+        return 4, "zstd frame header: reserved bit set"
+    if len(head) < hsize:
+        return len(head) - 1, "stored bytes end inside the zstd frame header"
     try:
-        fp = zstandard.get_frame_parameters(head)
+        fp = zstandard.get_frame_parameters(head[:hsize])
     except Exception as e:
-        return "zstd frame header: %s" % (e,)
+        return hsize - 1, "zstd frame header: %s" % (e,)
     if fp.window_size > ZSTD_WINDOW_MAX:
-        return "zstd window size %d over 8 MiB" % fp.window_size
+        return hsize - 1, "zstd window size %d over 8 MiB" % fp.window_size
     if fp.content_size != zstandard.CONTENTSIZE_UNKNOWN and fp.content_size != size:
-        return "zstd frame declares content size %d, not %d" % (fp.content_size, size)
-    return None
+        return hsize - 1, "zstd frame declares content size %d, not %d" % (fp.content_size, size)
+    return None, None
 
 
 def check_header(hdr, length):
@@ -1238,16 +1268,16 @@ def pread_exact(fd, n, off, rel):
 class PackFiles(object):
     """A few open pack files (reopened safely, checked to be of the manifest's size)."""
 
-    def __init__(self, mf, intact):
+    def __init__(self, mf, readable):
         self.mf = mf
-        self.intact = intact
+        self.readable = readable
         self.open = collections.OrderedDict()
 
     def get(self, name):
         if name in self.open:
             self.open.move_to_end(name)
             return self.open[name]
-        vol = self.intact[name]
+        vol = self.readable[name]
         rel = "packs/%s.ferrypack" % name
         fd, size = open_regular(vol.dirfd, rel)
         if size != self.mf.packs[name]["size"]:
