@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferry::bundle::object::Decoder;
-use ferry::format::checklist::{self, Entry};
+use ferry::format::checklist;
 use ferry::format::constants::{
     MANIFEST_FILE, PACK_EXTENSION, PACKS_DIR, README_FILE, SIGNATURE_FILE, TAR_MAX_ENTRY,
     VOLUME_FILE,
@@ -22,7 +22,6 @@ use ferry::format::constants::{
 use ferry::format::manifest::{
     Encoding, Manifest, Object, Pack, Piece, Product, Repository, Tree, pack_name,
 };
-use ferry::format::readme::{self, ReadmeFacts};
 use ferry::format::signify::{self, PublicKey, SecretKey};
 use ferry::format::tar_entry;
 use ferry::format::volume_info::VolumeInfo;
@@ -572,48 +571,12 @@ fn write_volume(
 ) {
     let packs_dir = dir.join(PACKS_DIR);
     std::fs::create_dir_all(&packs_dir).expect("a volume directory");
-    let bundle = Manifest::id_of(manifest_bytes);
-    let volume = VolumeInfo {
-        bundle,
-        volume: 1,
-        volumes: 1,
-    }
-    .encode();
-    let readme = readme::encode(&ReadmeFacts {
-        organization: &m.organization,
-        bundle,
-        sequence: m.sequence,
-        created: &m.created,
-        signer: m.signer,
-        volume: 1,
-        volumes: 1,
-    });
-    let mut entries = vec![
-        Entry {
-            path: VOLUME_FILE.into(),
-            sha256: Sha256Digest::of(&volume),
-        },
-        Entry {
-            path: MANIFEST_FILE.into(),
-            sha256: Sha256Digest::of(manifest_bytes),
-        },
-        Entry {
-            path: README_FILE.into(),
-            sha256: Sha256Digest::of(&readme),
-        },
-    ];
-    for (name, p) in &m.packs {
-        entries.push(Entry {
-            path: format!("{PACKS_DIR}/{name}.{PACK_EXTENSION}"),
-            sha256: p.sha256,
-        });
-    }
-    let message = checklist::encode(&entries);
-    let sig = key.sign(message.as_bytes());
-    let signature = signify::encode_embedded(
-        &sig,
-        &format!("verify with ferry key {}", key.id),
-        message.as_bytes(),
+    let files = ferry::pack::finish::volume_files(
+        m,
+        manifest_bytes,
+        Manifest::id_of(manifest_bytes),
+        1,
+        key,
     );
     let write = |p: PathBuf, b: &[u8]| std::fs::write(&p, b).expect("writing the scratch volume");
     // Packs from an earlier run that this bundle does not have.
@@ -627,7 +590,7 @@ fn write_volume(
         write(packs_dir.join(format!("{name}.{PACK_EXTENSION}")), p);
     }
     write(dir.join(MANIFEST_FILE), manifest_bytes);
-    write(dir.join(VOLUME_FILE), &volume);
-    write(dir.join(README_FILE), &readme);
-    write(dir.join(SIGNATURE_FILE), &signature);
+    write(dir.join(VOLUME_FILE), &files.volume);
+    write(dir.join(README_FILE), &files.readme);
+    write(dir.join(SIGNATURE_FILE), &files.signature);
 }

@@ -345,3 +345,22 @@ pub fn status(store: &Path) -> Value {
     o.remove("history");
     v
 }
+
+/// A tiny deterministic generator (xorshift64), so that "random" trials are the same on
+/// every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -64,18 +64,6 @@ fn copy_store(from: &Path, to: &Path) {
     ok(Command::new("cp").arg("-a").arg(from).arg(to));
 }
 
-/// A tiny deterministic generator, so the points chosen are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn import_b(store: &Path, t: &Two, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = ferry();
     c.arg("import")

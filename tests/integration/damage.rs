@@ -244,21 +244,6 @@ fn every_problem_is_reported_not_just_the_first_and_stray_files_are_ignored() {
     assert_eq!(f.iter().filter(|x| x.2 == "corrupt").count(), 3, "{f:?}");
 }
 
-/// A deterministic generator: the same trials on every run (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// A digest of everything published (following the links), to compare cheaply.
 fn published_digest(store: &Path) -> ferry::format::Sha256Digest {
     let mut all = Vec::new();
