@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: pack, verify and verify --deep a synthetic library of real RPMs, and compare
+# Benchmark: pack, verify, verify --deep and import a synthetic library of real RPMs, and compare
 # with the yardsticks of the field notes (openssl's SHA-256; tar | zstd | split + sha256sum).
 #
 # Usage: bench/pack.sh [TOTAL_MB] [RPM_MB]     (default 2048 MB in 64 MB packages)
@@ -80,6 +80,10 @@ rm -f "$DIR"/split.*
 t "ferry pack (4G media)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/out" --media-size 4G
 t "ferry verify" sh -c "$FERRY verify --trust $DIR/key.pub $DIR/out/vol-*"
 t "ferry verify --deep" sh -c "$FERRY verify --deep --trust $DIR/key.pub $DIR/out/vol-*"
+rm -rf "$DIR/store"
+t "ferry import (every object decoded)" "$FERRY" import --store "$DIR/store" --trust "$DIR/key.pub" "$DIR"/out/vol-*
+t "ferry import again (media checked)" "$FERRY" import --store "$DIR/store" --trust "$DIR/key.pub" "$DIR"/out/vol-*
+rm -rf "$DIR/store"
 t "ferry pack --incremental (no change)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/inc1" --media-size 4G --incremental
 make_rpm 0 && createrepo_c --quiet --update "$LIB"
 t "ferry pack --incremental (+1 RPM)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/inc2" --media-size 4G --incremental

@@ -194,7 +194,7 @@ mod tests {
         std::os::unix::fs::symlink(p.join("packs"), p.join("dirlink")).unwrap();
         rustix::fs::mknodat(
             CWD,
-            &p.join("fifo"),
+            p.join("fifo"),
             FileType::Fifo,
             Mode::RUSR | Mode::WUSR,
             0,
