@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::format::constants::MAX_NAME;
 use crate::format::manifest::is_label;
 
 /// A checked catalog. Paths are resolved against the catalog file's directory.
@@ -71,9 +72,6 @@ pub struct Problem {
     /// What is wrong.
     pub message: String,
 }
-
-/// The longest display name (`name` of a product, repository or content view), in bytes.
-pub const NAME_MAX: usize = 1024;
 
 /// Everything wrong with a catalog file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,14 +179,14 @@ impl Ctx<'_> {
     }
 
     /// A display name: it ends up in manifests and in dnf `.repo` files, so no control
-    /// characters (Unicode Cc: newlines, tabs, escapes, …) and at most [`NAME_MAX`] bytes.
+    /// characters (Unicode Cc: newlines, tabs, escapes, …) and at most [`MAX_NAME`] bytes.
     fn name(&mut self, s: &Spanned<String>, what: &str) {
         let n = s.get_ref();
-        if n.len() > NAME_MAX {
+        if n.len() > MAX_NAME {
             self.at(
                 s.span(),
                 format!(
-                    "{what} is {} bytes long; at most {NAME_MAX} are allowed",
+                    "{what} is {} bytes long; at most {MAX_NAME} are allowed",
                     n.len()
                 ),
             );
@@ -676,9 +674,9 @@ size = { big = true }
         assert_eq!(p.len(), 1, "{p:#?}");
         assert_eq!((p[0].line, p[0].column), (Some(4), Some(8)), "{p:#?}");
 
-        let longest = format!("\"{}\"", "é".repeat(NAME_MAX / 2));
+        let longest = format!("\"{}\"", "é".repeat(MAX_NAME / 2));
         parse(&catalog("\"OS\"", &longest, "\"Web\""), d.path()).unwrap();
-        let too_long = format!("\"{}\"", "x".repeat(NAME_MAX + 1));
+        let too_long = format!("\"{}\"", "x".repeat(MAX_NAME + 1));
         let p = parse(&catalog("\"OS\"", &too_long, "\"Web\""), d.path()).unwrap_err();
         assert_eq!(p.len(), 1, "{p:#?}");
         assert_eq!((p[0].line, p[0].column), (Some(7), Some(8)), "{p:#?}");

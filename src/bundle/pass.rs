@@ -203,6 +203,7 @@ pub fn run<S: Sink>(
         }
         slots.sort_unstable_by_key(|(n, s)| (*n, s.offset));
     }
+    let (slot_packs, slots): (Vec<u32>, Vec<Slot>) = slots.into_iter().unzip();
 
     let mut packs: Vec<(u32, &String, &Pack)> = m
         .packs
@@ -222,11 +223,10 @@ pub fn run<S: Sink>(
     let mut at = 0;
     for (n, name, pack) in packs {
         let start = at;
-        while at < slots.len() && slots[at].0 == n {
+        while at < slots.len() && slot_packs[at] == n {
             at += 1;
         }
-        let here: Vec<Slot> = slots[start..at].iter().map(|(_, s)| *s).collect();
-        pass.pack(name, pack, &volumes[&pack.volume], &here)?;
+        pass.pack(name, pack, &volumes[&pack.volume], &slots[start..at])?;
     }
     progress.end();
     debug_assert!(pass.open.is_none(), "every object read to its last piece");

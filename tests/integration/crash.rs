@@ -142,6 +142,12 @@ fn an_import_killed_at_any_of_24_seeded_points_is_completed_by_the_next_run() {
         chosen.insert((rng.next() % points.len() as u64) as usize + 1);
     }
     assert!(chosen.len() >= 24, "{}", chosen.len());
+    eprintln!(
+        "killing the import at {} of its {} crash points ({} kinds): {chosen:?}",
+        chosen.len(),
+        points.len(),
+        names.len()
+    );
 
     let commit = points.iter().position(|p| p == "after-commit").unwrap() + 1;
     for &n in &chosen {

@@ -341,6 +341,7 @@ fn three_hundred_seeded_random_damages_are_all_refused_by_verify_and_import_alik
     }
     assert_eq!(status(&store), status_before);
     assert!(kinds.values().all(|&n| n >= 50), "{kinds:?}");
+    eprintln!("300 trials, all refused by verify and import: {kinds:?}");
     // The undamaged volumes still import.
     must_import(&store, &t.key, &vols);
     assert_ne!(published_digest(&store), published);

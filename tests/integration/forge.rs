@@ -123,7 +123,11 @@ impl Forge {
         for pack in packs.values_mut() {
             pack.resize(pack.len() + TAR_TRAILER as usize, 0);
         }
-        debug_assert!(packs.values().all(|p| (p.len() as u64).is_multiple_of(TAR_BLOCK)));
+        debug_assert!(
+            packs
+                .values()
+                .all(|p| (p.len() as u64).is_multiple_of(TAR_BLOCK))
+        );
         self.packs = packs;
         self.refresh();
     }

@@ -192,14 +192,24 @@ fn importing_the_same_bundle_again_is_a_no_op_that_says_so() {
     let damaged = t.tmp.path().join("damaged");
     copy_dir(&t.tmp.path().join("b"), &damaged);
     let vols = volumes(&damaged);
-    let pack = std::fs::read_dir(vols[2].join("packs")).unwrap().next().unwrap().unwrap().path();
+    let pack = std::fs::read_dir(vols[2].join("packs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut bytes = std::fs::read(&pack).unwrap();
     bytes[700] ^= 1;
     std::fs::write(&pack, bytes).unwrap();
     let (code, out, err) = import(&store, Some(&public(&t.key)), &vols);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("refused") && err.contains("corrupt"), "{err}");
-    let mixed = vec![t.b[0].clone(), t.a[1].clone(), t.b[1].clone(), t.b[2].clone()];
+    let mixed = vec![
+        t.b[0].clone(),
+        t.a[1].clone(),
+        t.b[1].clone(),
+        t.b[2].clone(),
+    ];
     let (code, out, err) = import(&store, Some(&public(&t.key)), &mixed);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("belongs to bundle"), "{err}");
