@@ -43,16 +43,8 @@ fn main() {
     // A pack entry that is a symbolic link (checksum made valid): tar -x would create a
     // link; a decoding reader refuses the entry.
     let mut f = base.clone();
-    let first = f
-        .manifest
-        .objects
-        .values()
-        .flat_map(|o| &o.pieces)
-        .find(|p| p.pack == "0001" && p.offset == 512)
-        .unwrap()
-        .clone();
-    let pack = f.packs.get_mut("0001").unwrap();
-    let h = &mut pack[(first.offset - 512) as usize..first.offset as usize];
+    // Every pack's first entry has its data at 512.
+    let h = f.header_mut("0001", 512);
     h[156] = b'2';
     h[157..160].copy_from_slice(b"../");
     fix_checksum(h);

@@ -64,6 +64,27 @@ fn copy_store(from: &Path, to: &Path) {
     ok(Command::new("cp").arg("-a").arg(from).arg(to));
 }
 
+/// What an uninterrupted import of A, then B, publishes and leaves in a store.
+struct Reference {
+    after_a: BTreeMap<String, Vec<u8>>,
+    after_b: BTreeMap<String, Vec<u8>>,
+    status: Value,
+    layout: BTreeSet<String>,
+}
+
+fn reference(t: &Two) -> Reference {
+    let store = t.tmp.path().join("reference");
+    must_import(&store, &t.key, &t.a);
+    let after_a = published_bytes(&store);
+    must_import(&store, &t.key, &t.b);
+    Reference {
+        after_a,
+        after_b: published_bytes(&store),
+        status: strip(status(&store)),
+        layout: layout(&store),
+    }
+}
+
 fn import_b(store: &Path, t: &Two, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = ferry();
     c.arg("import")
@@ -81,14 +102,12 @@ fn import_b(store: &Path, t: &Two, env: &[(&str, &str)]) -> std::process::Output
 #[test]
 fn an_import_killed_at_any_of_24_seeded_points_is_completed_by_the_next_run() {
     let t = two_bundles();
-    // The reference: A then B, uninterrupted.
-    let reference = t.tmp.path().join("reference");
-    must_import(&reference, &t.key, &t.a);
-    let after_a = published_bytes(&reference);
-    must_import(&reference, &t.key, &t.b);
-    let after_b = published_bytes(&reference);
-    let want_status = strip(status(&reference));
-    let want_layout = layout(&reference);
+    let Reference {
+        after_a,
+        after_b,
+        status: want_status,
+        layout: want_layout,
+    } = reference(&t);
 
     // A store holding A, to copy for every run.
     let template = t.tmp.path().join("template");
@@ -195,12 +214,12 @@ fn in_namespace(script: &str, dir: &Path) -> (i32, String, String) {
 #[test]
 fn a_disk_that_fills_up_during_an_import_fails_cleanly_and_the_next_import_completes() {
     let t = two_bundles();
-    let reference = t.tmp.path().join("reference");
-    must_import(&reference, &t.key, &t.a);
-    let after_a = published_bytes(&reference);
-    must_import(&reference, &t.key, &t.b);
-    let after_b = published_bytes(&reference);
-    let want_layout = layout(&reference);
+    let Reference {
+        after_a,
+        after_b,
+        layout: want_layout,
+        ..
+    } = reference(&t);
     let out = t.tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let vol = |v: &[PathBuf]| {

@@ -132,6 +132,11 @@ impl Forge {
         self.refresh();
     }
 
+    /// The 512-byte tar header of the entry whose data begins at `offset` in `pack`.
+    pub fn header_mut(&mut self, pack: &str, offset: u64) -> &mut [u8] {
+        &mut self.packs.get_mut(pack).unwrap()[(offset - TAR_BLOCK) as usize..offset as usize]
+    }
+
     /// Make the manifest's pack sizes and hashes those of the pack bytes.
     pub fn refresh(&mut self) {
         for (name, bytes) in &self.packs {
