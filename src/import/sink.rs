@@ -4,13 +4,12 @@
 //! but not written; pieces of objects that span volumes not given in this run into the
 //! staging area.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::Sink;
 use crate::format::ObjectId;
-use crate::store::objects::{self, Batch, ObjectFile, at};
+use crate::store::objects::{self, Batch, TempFile, at};
 
 /// The file holding piece `k` of object `id` in a staging area.
 pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> PathBuf {
@@ -32,7 +31,7 @@ pub struct StoreSink {
 /// Decoded bytes: to a new object, or nowhere (the store has it).
 pub enum Out {
     /// The store lacks it.
-    New(ObjectFile, u64),
+    New(TempFile, u64),
     /// The store has it: decode and check only.
     Known,
 }
@@ -54,28 +53,16 @@ impl Write for Out {
 
 /// A piece being staged: a temporary name until it is complete.
 pub struct Stage {
-    tmp: PathBuf,
+    file: TempFile,
     dest: PathBuf,
-    file: Option<BufWriter<File>>,
 }
 
 impl Write for Stage {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let f = self.file.as_mut().expect("open until staged");
-        f.write(buf).map_err(at(&self.tmp))
+        self.file.write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        let f = self.file.as_mut().expect("open until staged");
-        f.flush().map_err(at(&self.tmp))
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            self.file = None;
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        self.file.flush()
     }
 }
 
@@ -118,7 +105,7 @@ impl Sink for StoreSink {
         if objects::has(&self.root, id) {
             return Ok(Out::Known);
         }
-        Ok(Out::New(ObjectFile::create(&self.tmp, id)?, size))
+        Ok(Out::New(TempFile::for_object(&self.tmp, id)?, size))
     }
 
     fn keep(&mut self, id: &ObjectId, out: Out) -> std::io::Result<()> {
@@ -137,22 +124,17 @@ impl Sink for StoreSink {
 
     fn stage(&mut self, id: &ObjectId, k: usize) -> std::io::Result<Stage> {
         std::fs::create_dir_all(&self.pieces).map_err(at(&self.pieces))?;
-        let dest = piece_file(&self.pieces, id, k);
-        let tmp = self.pieces.join(format!(".{}.{k}.tmp", id.to_hex()));
-        let file = File::create(&tmp).map_err(at(&tmp))?;
         Ok(Stage {
-            tmp,
-            dest,
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: TempFile::create(self.pieces.join(format!(".{}.{k}.tmp", id.to_hex())))?,
+            dest: piece_file(&self.pieces, id, k),
         })
     }
 
-    fn staged(&mut self, mut s: Stage) -> std::io::Result<()> {
-        let f = s.file.take().expect("open until staged");
-        let file = f.into_inner().map_err(|e| at(&s.tmp)(e.into_error()))?;
-        file.sync_all().map_err(at(&s.tmp))?;
-        std::fs::rename(&s.tmp, &s.dest).map_err(at(&s.dest))?;
-        self.staged.push(std::mem::take(&mut s.dest));
+    fn staged(&mut self, s: Stage) -> std::io::Result<()> {
+        let (file, tmp) = s.file.close()?;
+        file.sync_all().map_err(at(&tmp))?;
+        std::fs::rename(&tmp, &s.dest).map_err(at(&s.dest))?;
+        self.staged.push(s.dest);
         crate::crashpoint::hit("piece-staged");
         Ok(())
     }

@@ -31,16 +31,16 @@ pub fn at(path: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
     move |e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// The decoded bytes of one object going to a temporary file.
-pub struct ObjectFile {
+/// A file being written under a temporary name: removed when dropped, unless
+/// [`TempFile::close`] handed it over (to be renamed into place).
+pub struct TempFile {
     tmp: PathBuf,
     file: Option<BufWriter<File>>,
 }
 
-impl ObjectFile {
-    /// Start object `id` in `tmp_dir`.
-    pub fn create(tmp_dir: &Path, id: &ObjectId) -> std::io::Result<Self> {
-        let tmp = tmp_dir.join(format!("obj-{}", id.to_hex()));
+impl TempFile {
+    /// Create `tmp` (replacing what an interrupted run left there).
+    pub fn create(tmp: PathBuf) -> std::io::Result<Self> {
         let file = File::create(&tmp).map_err(at(&tmp))?;
         Ok(Self {
             tmp,
@@ -48,17 +48,20 @@ impl ObjectFile {
         })
     }
 
-    /// Flush and close; the temporary file stays until it is renamed or dropped.
-    fn close(mut self) -> std::io::Result<PathBuf> {
-        if let Some(f) = self.file.take() {
-            // Durability comes from the batch's one syncfs.
-            f.into_inner().map_err(|e| at(&self.tmp)(e.into_error()))?;
-        }
-        Ok(std::mem::take(&mut self.tmp))
+    /// The decoded bytes of object `id`, in `tmp_dir`.
+    pub fn for_object(tmp_dir: &Path, id: &ObjectId) -> std::io::Result<Self> {
+        Self::create(tmp_dir.join(format!("obj-{}", id.to_hex())))
+    }
+
+    /// Flush and hand the file over: it is no longer removed when this is dropped.
+    pub fn close(mut self) -> std::io::Result<(File, PathBuf)> {
+        let f = self.file.take().expect("open until closed");
+        let file = f.into_inner().map_err(|e| at(&self.tmp)(e.into_error()))?;
+        Ok((file, std::mem::take(&mut self.tmp)))
     }
 }
 
-impl Write for ObjectFile {
+impl Write for TempFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let f = self.file.as_mut().expect("open until closed");
         f.write(buf).map_err(at(&self.tmp))
@@ -69,10 +72,9 @@ impl Write for ObjectFile {
     }
 }
 
-impl Drop for ObjectFile {
+impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.tmp.as_os_str().is_empty() {
-            self.file = None;
+        if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -94,9 +96,9 @@ impl Batch {
         }
     }
 
-    /// Add a verified object.
-    pub fn push(&mut self, id: ObjectId, f: ObjectFile) -> std::io::Result<()> {
-        let tmp = f.close()?;
+    /// Add a verified object (durability comes from the batch's one syncfs).
+    pub fn push(&mut self, id: ObjectId, f: TempFile) -> std::io::Result<()> {
+        let (_, tmp) = f.close()?;
         self.pending.push((id, tmp));
         Ok(())
     }

@@ -1,9 +1,28 @@
 //! `ferry import`, `trust`, `status` and `repofile`, end to end with the real dnf.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
+
+/// A copy of bundle B under `name` with one byte of the first pack of volume `vol`
+/// (0-based) changed: the byte at `at(pack length)`, XORed with `mask`.
+fn damaged_copy(t: &Two, name: &str, vol: usize, at: fn(usize) -> usize, mask: u8) -> Vec<PathBuf> {
+    let dir = t.tmp.path().join(name);
+    copy_dir(&t.tmp.path().join("b"), &dir);
+    let vols = volumes(&dir);
+    let pack = std::fs::read_dir(vols[vol].join("packs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let i = at(bytes.len());
+    bytes[i] ^= mask;
+    std::fs::write(&pack, bytes).unwrap();
+    vols
+}
 
 fn repofile(store: &Path) -> String {
     ok(ferry().arg("repofile").arg("--store").arg(store))
@@ -189,18 +208,7 @@ fn importing_the_same_bundle_again_is_a_no_op_that_says_so() {
 
     // "Already imported" is said only of intact media: damaged or mixed media of a bundle
     // the store has are refused like any others (they once got exit 0 unchecked).
-    let damaged = t.tmp.path().join("damaged");
-    copy_dir(&t.tmp.path().join("b"), &damaged);
-    let vols = volumes(&damaged);
-    let pack = std::fs::read_dir(vols[2].join("packs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&pack).unwrap();
-    bytes[700] ^= 1;
-    std::fs::write(&pack, bytes).unwrap();
+    let vols = damaged_copy(&t, "damaged", 2, |_| 700, 1);
     let (code, out, err) = import(&store, Some(&public(&t.key)), &vols);
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("refused") && err.contains("corrupt"), "{err}");
@@ -234,19 +242,7 @@ fn refused_bundles_leave_published_trees_byte_for_byte_unchanged() {
     };
 
     // A corrupt volume: one byte of a pack on volume 2.
-    let damaged = t.tmp.path().join("damaged");
-    copy_dir(&t.tmp.path().join("b"), &damaged);
-    let vols = volumes(&damaged);
-    let pack = std::fs::read_dir(vols[1].join("packs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&pack).unwrap();
-    let n = bytes.len();
-    bytes[n / 2] ^= 0x10;
-    std::fs::write(&pack, bytes).unwrap();
+    let vols = damaged_copy(&t, "damaged", 1, |n| n / 2, 0x10);
     let (code, _, err) = import(&store, Some(&public(&t.key)), &vols);
     assert_ne!(code, 0);
     assert!(
