@@ -36,6 +36,8 @@ pub struct StagedStatus {
     pub bundle: String,
     /// Volume numbers verified and staged.
     pub volumes: Vec<u32>,
+    /// Volume numbers still needed (when the store knows the bundle's volume count).
+    pub remaining: Vec<u32>,
 }
 
 /// One event of the history.
@@ -232,15 +234,23 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
         })?
         .collect::<Result<_, _>>()?;
     let mut st = c.prepare(
-        "SELECT bundle, group_concat(volume) FROM staged_volumes
-         WHERE bundle NOT IN (SELECT id FROM bundles) GROUP BY bundle ORDER BY bundle",
+        "SELECT s.bundle, group_concat(s.volume), b.volumes FROM staged_volumes s
+         LEFT JOIN staged_bundles b ON b.bundle = s.bundle
+         WHERE s.bundle NOT IN (SELECT id FROM bundles) GROUP BY s.bundle ORDER BY s.bundle",
     )?;
     let staged = st
         .query_map([], |r| {
             let list: String = r.get(1)?;
+            let total: Option<u32> = r.get(2)?;
+            let mut volumes: Vec<u32> = list.split(',').filter_map(|v| v.parse().ok()).collect();
+            volumes.sort_unstable();
+            let remaining = (1..=total.unwrap_or(0))
+                .filter(|n| !volumes.contains(n))
+                .collect();
             Ok(StagedStatus {
                 bundle: r.get(0)?,
-                volumes: list.split(',').filter_map(|v| v.parse().ok()).collect(),
+                volumes,
+                remaining,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -332,13 +342,18 @@ impl fmt::Display for Status {
             )?;
         }
         for s in &self.staged {
-            let v: Vec<String> = s.volumes.iter().map(u32::to_string).collect();
-            writeln!(
+            let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            write!(
                 f,
                 "  {}  partly staged: volumes {} so far",
                 &s.bundle[..16],
-                v.join(", ")
+                list(&s.volumes)
             )?;
+            if s.remaining.is_empty() {
+                writeln!(f)?;
+            } else {
+                writeln!(f, "; still needed: {}", list(&s.remaining))?;
+            }
         }
         if let Some(last) = self.history.last() {
             writeln!(

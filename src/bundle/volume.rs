@@ -84,6 +84,42 @@ pub fn media_kind(e: &MediaError) -> ProblemKind {
     }
 }
 
+/// §6.4 steps 1–5 on the bytes of a `SHA256.sig`: signed by a trusted key, verified
+/// strictly, and its message a well-formed list. Returns the signer and the list, or the
+/// kind of problem and what to tell the operator. The server runs this on an uploaded
+/// signature before it accepts any other file of the volume.
+pub fn signed_list(
+    sig_bytes: &[u8],
+    trusted: &[PublicKey],
+) -> Result<(KeyId, Vec<Entry>), (ProblemKind, String)> {
+    let (sig, message) = decode_embedded(sig_bytes).map_err(|e| {
+        (
+            ProblemKind::Malformed,
+            format!("is not a signify signature: {e}"),
+        )
+    })?;
+    let Some(key) = trusted.iter().find(|k| k.id == sig.key_id) else {
+        let known: Vec<String> = trusted.iter().map(|k| k.id.to_string()).collect();
+        return Err((
+            ProblemKind::UntrustedKey,
+            format!(
+                "is signed by key {}, which is not trusted (trusted: {}); if that key is genuine, pass its public key with --trust (or register it: ferry trust add --store STORE KEY.pub)",
+                sig.key_id,
+                known.join(", ")
+            ),
+        ));
+    };
+    key.verify(message, &sig).map_err(|e| {
+        (
+            ProblemKind::BadSignature,
+            format!("does not verify with key {}: {e}", key.id),
+        )
+    })?;
+    let list = checklist::decode(message)
+        .map_err(|e| (ProblemKind::Malformed, format!("signed list: {e}")))?;
+    Ok((sig.key_id, list))
+}
+
 /// Open one volume (§6.4 steps 1–7). On success, also returns findings that do not stop
 /// the volume from being used (a damaged `README.txt`).
 pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>), Finding> {
@@ -116,41 +152,8 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
             ),
             e => media(SIGNATURE_FILE)(e),
         })?;
-    let (sig, message) = decode_embedded(&sig_bytes).map_err(|e| {
-        at(
-            SIGNATURE_FILE,
-            ProblemKind::Malformed,
-            format!("is not a signify signature: {e}"),
-        )
-    })?;
-    let Some(key) = trusted.iter().find(|k| k.id == sig.key_id) else {
-        let known: Vec<String> = trusted.iter().map(|k| k.id.to_string()).collect();
-        return Err(at(
-            SIGNATURE_FILE,
-            ProblemKind::UntrustedKey,
-            format!(
-                "is signed by key {}, which is not trusted (trusted: {}); if that key is genuine, pass its public key with --trust (or register it: ferry trust add --store STORE KEY.pub)",
-                sig.key_id,
-                known.join(", ")
-            ),
-        ));
-    };
-    key.verify(message, &sig).map_err(|e| {
-        at(
-            SIGNATURE_FILE,
-            ProblemKind::BadSignature,
-            format!("does not verify with key {}: {e}", key.id),
-        )
-    })?;
-
-    // 5: the list.
-    let list = checklist::decode(message).map_err(|e| {
-        at(
-            SIGNATURE_FILE,
-            ProblemKind::Malformed,
-            format!("signed list: {e}"),
-        )
-    })?;
+    let (signer, list) =
+        signed_list(&sig_bytes, trusted).map_err(|(kind, detail)| at(SIGNATURE_FILE, kind, detail))?;
     let listed = |p: &str| list.iter().find(|e| e.path == p).map(|e| e.sha256);
 
     // 6: volume.toml.
@@ -207,7 +210,7 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
         dir: dir.to_path_buf(),
         root,
         info,
-        signer: sig.key_id,
+        signer,
         list,
     };
     let mut findings = Vec::new();

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use ferry::format::signify::PublicKey;
 use ferry::size::{self, human};
 use ferry::store::{Access, Store};
-use ferry::{catalog, import, keys, pack, time, verify};
+use ferry::{catalog, import, keys, pack, remote, serve, time, trust, verify};
 
 /// ferry: carry yum repositories to disconnected networks as signed, content-addressed bundles.
 #[derive(Parser, Debug)]
@@ -112,6 +112,40 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve a store: its repositories to dnf clients, a web UI, and an HTTP API that
+    /// takes volumes uploaded from a browser or `ferry push`.
+    Serve {
+        /// The store directory (created if missing).
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Address and port to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The admin token's file, created (mode 0600) if missing; default STORE/admin-token.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Require the admin token for the repositories too (dnf: username any, password the token).
+        #[arg(long)]
+        protect_repos: bool,
+        /// Let anyone read the pages and the read-only API (changes still need the token).
+        #[arg(long)]
+        public_ui: bool,
+    },
+    /// Upload volumes to a `ferry serve`, which checks and imports them; prints the result.
+    Push {
+        /// The server's URL (http://HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// File holding the server's admin token.
+        #[arg(long, value_name = "PATH")]
+        token_file: PathBuf,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// Volume directories.
+        #[arg(value_name = "VOLDIR", required = true)]
+        volumes: Vec<PathBuf>,
     },
     /// Print a dnf .repo file for every published repository.
     Repofile {
@@ -289,76 +323,77 @@ pub fn run() -> Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
                 return Ok(0);
             }
-            match outcome {
-                import::Outcome::Imported(s) => {
-                    println!(
-                        "imported bundle {} (organization {}, sequence {}): {} objects added ({}), {} already in the store",
-                        &s.bundle[..16],
-                        s.organization,
-                        s.sequence,
-                        s.objects_added,
-                        human(s.bytes_added),
-                        s.objects_present
-                    );
-                    for p in &s.published {
-                        println!(
-                            "  {} {}  version {}",
-                            if p.changed { "published" } else { "unchanged" },
-                            p.path,
-                            p.version
-                        );
-                    }
-                }
-                import::Outcome::Staged {
-                    bundle,
-                    volumes,
-                    staged,
-                    remaining,
-                } => {
-                    let list =
-                        |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-                    println!(
-                        "bundle {}: volume{} {} of {volumes} verified and staged in the store; still needed: {}. Insert {} and run ferry import again (any order); nothing is published until the last one is in",
-                        &bundle[..16],
-                        if staged.len() == 1 { "" } else { "s" },
-                        list(&staged),
-                        list(&remaining),
-                        if remaining.len() == 1 { "it" } else { "them" }
-                    );
-                }
-                import::Outcome::AlreadyImported {
-                    bundle, imported, ..
-                } => {
-                    println!(
-                        "bundle {} was already imported on {imported}: nothing to do",
-                        &bundle[..16]
-                    );
+            print_outcome(&outcome);
+            Ok(0)
+        }
+        Command::Serve {
+            store,
+            listen,
+            token_file,
+            protect_repos,
+            public_ui,
+        } => {
+            let opts = serve::ServeOptions {
+                store,
+                listen,
+                token_file,
+                protect_repos,
+                public_ui,
+            };
+            serve::run(&opts, &|line| {
+                println!("{line}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })?;
+            Ok(0)
+        }
+        Command::Push {
+            server,
+            token_file,
+            json,
+            volumes,
+        } => {
+            let token = remote::push::read_token(&token_file)?;
+            let progress = progress::for_stderr();
+            let opts = remote::push::PushOptions {
+                server,
+                token,
+                volumes,
+            };
+            let job = remote::push::push(&opts, progress.as_ref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&job)?);
+            } else if let Some(e) = &job.error {
+                eprintln!("error: {e}");
+            } else if let Some(o) = job
+                .outcome
+                .clone()
+                .and_then(|o| serde_json::from_value::<import::Outcome>(o).ok())
+            {
+                print_outcome(&o);
+            } else {
+                for v in &job.volumes {
+                    println!("{}", v.message.as_deref().unwrap_or(&v.state));
                 }
             }
-            Ok(0)
+            Ok(job.exit_code.unwrap_or(1))
         }
         Command::Trust { action } => match action {
             TrustAction::Add { store, key } => {
-                let pk = keys::load_public(&key)?;
+                keys::load_public(&key)?;
                 let text = std::fs::read_to_string(&key)?;
-                let comment = text
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("untrusted comment: ")
-                    .to_string();
                 let s = Store::open(&store, Access::Write { wait: true }, &|m| eprintln!("{m}"))?;
-                s.db.add_trusted_key(&pk.id.to_string(), &text, &comment)?;
+                let added = trust::add(&s, &text)?;
                 println!(
-                    "trusting key {} ({comment}) for imports into {}",
-                    pk.id,
+                    "trusting key {} ({}) for imports into {}",
+                    added.key_id,
+                    added.comment,
                     store.display()
                 );
                 Ok(0)
             }
             TrustAction::List { store } => {
                 let s = Store::open(&store, Access::Read, &|_| {})?;
-                let keys = s.db.trusted_keys()?;
+                let keys = trust::list(&s)?;
                 if keys.is_empty() {
                     println!("no trusted keys registered");
                 }
@@ -369,7 +404,7 @@ pub fn run() -> Result<i32> {
             }
             TrustAction::Remove { store, key_id } => {
                 let s = Store::open(&store, Access::Write { wait: true }, &|m| eprintln!("{m}"))?;
-                if s.db.remove_trusted_key(&key_id)? {
+                if trust::remove(&s, &key_id)? {
                     println!("no longer trusting key {key_id}");
                     Ok(0)
                 } else {
@@ -400,4 +435,54 @@ fn load_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
         .iter()
         .map(|p| keys::load_public(p).with_context(|| format!("--trust {}", p.display())))
         .collect()
+}
+
+/// What `import` (or the import a server ran for `push`) did, for a human.
+fn print_outcome(outcome: &import::Outcome) {
+    match outcome {
+        import::Outcome::Imported(s) => {
+            println!(
+                "imported bundle {} (organization {}, sequence {}): {} objects added ({}), {} already in the store",
+                &s.bundle[..16],
+                s.organization,
+                s.sequence,
+                s.objects_added,
+                human(s.bytes_added),
+                s.objects_present
+            );
+            for p in &s.published {
+                println!(
+                    "  {} {}  version {}",
+                    if p.changed { "published" } else { "unchanged" },
+                    p.path,
+                    p.version
+                );
+            }
+        }
+        import::Outcome::Staged {
+            bundle,
+            volumes,
+            staged,
+            remaining,
+        } => {
+            let list =
+                |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            println!(
+                "bundle {}: volume{} {} of {volumes} verified and staged in the store; still needed: {}. Insert {} and run ferry import again (any order); nothing is published until the last one is in",
+                &bundle[..16],
+                if staged.len() == 1 { "" } else { "s" },
+                list(&staged),
+                list(&remaining),
+                if remaining.len() == 1 { "it" } else { "them" }
+            );
+        }
+        import::Outcome::AlreadyImported {
+            bundle, imported, ..
+        } => {
+            println!(
+                "bundle {} was already imported on {imported}: nothing to do",
+                &bundle[..16]
+            );
+        }
+    }
 }

@@ -57,7 +57,7 @@ pub struct ImportOptions {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     /// Bundle id.
     pub bundle: String,
@@ -76,7 +76,7 @@ pub struct ImportSummary {
 }
 
 /// One published repository after an import.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Published {
     /// Path under `published/`.
     pub path: String,
@@ -87,7 +87,7 @@ pub struct Published {
 }
 
 /// Outcome of `ferry import`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Imported and published.
@@ -311,17 +311,7 @@ fn run_locked(
         ));
     }
 
-    let mut trusted = opts.trust.clone();
-    for k in store.db.trusted_keys()? {
-        if let Ok(pk) = PublicKey::parse(k.public_key.as_bytes())
-            && !trusted.iter().any(|t| t.id == pk.id)
-        {
-            trusted.push(pk);
-        }
-    }
-    if trusted.is_empty() {
-        return Err(ImportError::NoTrustedKey);
-    }
+    let trusted = trusted_keys(store, &opts.trust)?;
 
     // 1. Signatures, identities, the manifest, the volumes given.
     let set = crate::bundle::set::open(&opts.volumes, &trusted);
@@ -335,24 +325,26 @@ fn run_locked(
         return Err(ImportError::refused(set.findings, missing, volumes));
     }
     let id = bundle.id.to_hex();
-    if let Some(when) = store.db.bundle_imported(&id)? {
-        // Nothing to do, if the media are what they claim: check them as a new import would.
-        let p = pass::run(bundle, &set.volumes, Depth::Objects, &mut Discard, progress)
-            .map_err(ImportError::Write)?;
-        if !p.findings.is_empty() {
-            return Err(ImportError::refused(p.findings, Vec::new(), volumes));
+    let (rollback, staged) = match admit(store, bundle, opts.allow_rollback)? {
+        Admission::AlreadyImported { imported } => {
+            // Nothing to do, if the media are what they claim: check them as a new import
+            // would.
+            let p = pass::run(bundle, &set.volumes, Depth::Objects, &mut Discard, progress)
+                .map_err(ImportError::Write)?;
+            if !p.findings.is_empty() {
+                return Err(ImportError::refused(p.findings, Vec::new(), volumes));
+            }
+            return Ok(Outcome::AlreadyImported {
+                bundle: id,
+                imported,
+                republished,
+            });
         }
-        return Ok(Outcome::AlreadyImported {
-            bundle: id,
-            imported: when,
-            republished,
-        });
-    }
-    let rollback = check_stream(store, &id, manifest, opts.allow_rollback)?;
+        Admission::New { rollback, staged } => (rollback, staged),
+    };
 
     // Volumes staged by earlier runs are not read again; together with the ones given they
     // may complete the set.
-    let staged: Vec<u32> = store.db.staged_volumes(&id)?;
     let mut present = set.volumes;
     present.retain(|n, _| !staged.contains(n));
     let remaining: Vec<u32> = (1..=manifest.volumes)
@@ -386,7 +378,7 @@ fn run_locked(
         // Keep what was verified and wait for the other volumes.
         let now: Vec<u32> = present.keys().copied().collect();
         if !now.is_empty() {
-            store.db.add_staged(&id, &now)?;
+            store.db.add_staged(&id, manifest.volumes, &now)?;
         }
         let mut all: Vec<u32> = staged.iter().chain(now.iter()).copied().collect();
         all.sort_unstable();
@@ -504,6 +496,57 @@ fn write_manifest(path: &Path, m: &Manifest) -> std::io::Result<()> {
         w.0.into_inner()
             .map_err(|e| objects::at(path)(e.into_error()))?;
     f.sync_all().map_err(objects::at(path))
+}
+
+/// The keys an import trusts: those given, and those registered in the store.
+pub fn trusted_keys(store: &Store, given: &[PublicKey]) -> Result<Vec<PublicKey>, ImportError> {
+    let mut trusted = given.to_vec();
+    for k in store.db.trusted_keys()? {
+        if let Ok(pk) = PublicKey::parse(k.public_key.as_bytes())
+            && !trusted.iter().any(|t| t.id == pk.id)
+        {
+            trusted.push(pk);
+        }
+    }
+    if trusted.is_empty() {
+        return Err(ImportError::NoTrustedKey);
+    }
+    Ok(trusted)
+}
+
+/// What the store says about a bundle whose signatures and manifest checked out, before
+/// any pack is read.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// The store has it already.
+    AlreadyImported {
+        /// When it was imported.
+        imported: String,
+    },
+    /// It may be imported.
+    New {
+        /// The history note of a deliberate rollback.
+        rollback: Option<String>,
+        /// Volumes staged by earlier runs.
+        staged: Vec<u32>,
+    },
+}
+
+/// The store's checks on a bundle before any pack is read: already imported, old or
+/// replayed media (refused unless `allow_rollback`), a missing base. The server runs the
+/// same checks on an uploaded volume before it accepts any pack byte.
+pub fn admit(
+    store: &Store,
+    bundle: &Bundle,
+    allow_rollback: bool,
+) -> Result<Admission, ImportError> {
+    let id = bundle.id.to_hex();
+    if let Some(imported) = store.db.bundle_imported(&id)? {
+        return Ok(Admission::AlreadyImported { imported });
+    }
+    let rollback = check_stream(store, &id, &bundle.manifest, allow_rollback)?;
+    let staged = store.db.staged_volumes(&id)?;
+    Ok(Admission::New { rollback, staged })
 }
 
 /// Old or replayed media are refused; an incremental bundle needs its base. Returns the

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS view_repositories(
 CREATE TABLE IF NOT EXISTS publications(path TEXT PRIMARY KEY, tree TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS staged_volumes(
     bundle TEXT NOT NULL, volume INTEGER NOT NULL, staged TEXT NOT NULL, PRIMARY KEY(bundle, volume));
+CREATE TABLE IF NOT EXISTS staged_bundles(bundle TEXT PRIMARY KEY, volumes INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS history(
     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, event TEXT NOT NULL,
     bundle TEXT, detail TEXT NOT NULL);
@@ -265,10 +266,14 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Record volumes of `bundle` as verified and staged.
-    pub fn add_staged(&self, bundle: &str, volumes: &[u32]) -> Result<(), DbError> {
+    /// Record volumes of `bundle` (which has `total` volumes) as verified and staged.
+    pub fn add_staged(&self, bundle: &str, total: u32, volumes: &[u32]) -> Result<(), DbError> {
         let now = crate::time::rfc3339(crate::time::now_secs());
         let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO staged_bundles(bundle, volumes) VALUES(?1, ?2)",
+            params![bundle, total],
+        )?;
         for v in volumes {
             tx.execute(
                 "INSERT OR REPLACE INTO staged_volumes(bundle, volume, staged) VALUES(?1, ?2, ?3)",
