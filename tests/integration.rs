@@ -25,6 +25,8 @@ mod memory;
 mod pack;
 #[path = "integration/rotation.rs"]
 mod rotation;
+#[path = "integration/serve.rs"]
+mod serve;
 #[path = "integration/signatures.rs"]
 mod signatures;
 #[path = "integration/sources.rs"]

@@ -152,8 +152,8 @@ pub fn open(dir: &Path, trusted: &[PublicKey]) -> Result<(Volume, Vec<Finding>),
             ),
             e => media(SIGNATURE_FILE)(e),
         })?;
-    let (signer, list) =
-        signed_list(&sig_bytes, trusted).map_err(|(kind, detail)| at(SIGNATURE_FILE, kind, detail))?;
+    let (signer, list) = signed_list(&sig_bytes, trusted)
+        .map_err(|(kind, detail)| at(SIGNATURE_FILE, kind, detail))?;
     let listed = |p: &str| list.iter().find(|e| e.path == p).map(|e| e.sha256);
 
     // 6: volume.toml.

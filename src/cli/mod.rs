@@ -465,14 +465,13 @@ fn print_outcome(outcome: &import::Outcome) {
             staged,
             remaining,
         } => {
-            let list =
-                |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
             println!(
                 "bundle {}: volume{} {} of {volumes} verified and staged in the store; still needed: {}. Insert {} and run ferry import again (any order); nothing is published until the last one is in",
                 &bundle[..16],
                 if staged.len() == 1 { "" } else { "s" },
-                list(&staged),
-                list(&remaining),
+                list(staged),
+                list(remaining),
                 if remaining.len() == 1 { "it" } else { "them" }
             );
         }

@@ -54,7 +54,11 @@ impl Api {
         format!("{}/api/v1{path}", self.base.trim_end_matches('/'))
     }
 
-    fn send(&self, req: reqwest::blocking::RequestBuilder, url: &str) -> Result<Response, RemoteError> {
+    fn send(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+        url: &str,
+    ) -> Result<Response, RemoteError> {
         let r = req
             .bearer_auth(&self.token)
             .send()
@@ -87,7 +91,11 @@ impl Api {
         })
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, r: Response, url: &str) -> Result<T, RemoteError> {
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        r: Response,
+        url: &str,
+    ) -> Result<T, RemoteError> {
         r.json().map_err(|source| RemoteError::Connect {
             url: url.to_string(),
             source,
@@ -139,10 +147,16 @@ pub fn push(opts: &PushOptions, progress: &dyn Progress) -> Result<JobView, Remo
     }
 }
 
-fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Result<(), RemoteError> {
+fn push_volume(
+    api: &Api,
+    job: &str,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<(), RemoteError> {
     let io = |path: PathBuf| move |source| RemoteError::Io { path, source };
     let sig_path = dir.join(SIGNATURE_FILE);
-    let sig = crate::fsutil::read_capped(&sig_path, MAX_SIGNATURE_FILE).map_err(io(sig_path.clone()))?;
+    let sig =
+        crate::fsutil::read_capped(&sig_path, MAX_SIGNATURE_FILE).map_err(io(sig_path.clone()))?;
     let url = api.url(&format!("/imports/{job}/volumes"));
     let r = api
         .send(api.client.post(&url).body(sig), &url)
@@ -156,7 +170,9 @@ fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Res
         .iter()
         .map(|f| {
             let p = dir.join(&f.path);
-            std::fs::metadata(&p).map(|m| (f.path.clone(), m.len())).map_err(io(p))
+            std::fs::metadata(&p)
+                .map(|m| (f.path.clone(), m.len()))
+                .map_err(io(p))
         })
         .collect::<Result<_, _>>()?;
     let total: u64 = files.iter().map(|(_, n)| n).sum();
@@ -181,12 +197,19 @@ fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Res
         loop {
             let n = CHUNK.min(len - offset);
             buf.clear();
-            file.seek(std::io::SeekFrom::Start(offset)).map_err(io(local.clone()))?;
-            (&mut file).take(n).read_to_end(&mut buf).map_err(io(local.clone()))?;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .map_err(io(local.clone()))?;
+            (&mut file)
+                .take(n)
+                .read_to_end(&mut buf)
+                .map_err(io(local.clone()))?;
             if buf.len() as u64 != n {
                 return Err(RemoteError::Io {
                     path: local.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while it was sent"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file shrank while it was sent",
+                    ),
                 });
             }
             let mut attempt = 0;
@@ -201,9 +224,12 @@ fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Res
                     .body(buf.clone());
                 match api.send(req, &url) {
                     Ok(r) => break r,
-                    Err(RemoteError::Connect { .. } | RemoteError::Http { status: 500..=599, .. })
-                        if attempt < ATTEMPTS =>
-                    {
+                    Err(
+                        RemoteError::Connect { .. }
+                        | RemoteError::Http {
+                            status: 500..=599, ..
+                        },
+                    ) if attempt < ATTEMPTS => {
                         progress.note(&format!("{path}: connection lost; resuming"));
                         std::thread::sleep(Duration::from_millis(500 * u64::from(attempt)));
                         // Where does the server stand now?
@@ -212,13 +238,22 @@ fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Res
                             let r = api.send(api.client.get(&u), &u)?;
                             api.json(r, &u)?
                         };
-                        let now = v.files.iter().find(|f| f.path == path).map(|f| f.received).unwrap_or(0);
+                        let now = v
+                            .files
+                            .iter()
+                            .find(|f| f.path == path)
+                            .map(|f| f.received)
+                            .unwrap_or(0);
                         if now != offset {
                             // The server kept part of the chunk: continue from there.
                             break_resume(&mut offset, now, progress);
                             buf.clear();
-                            file.seek(std::io::SeekFrom::Start(offset)).map_err(io(local.clone()))?;
-                            (&mut file).take(CHUNK.min(len - offset)).read_to_end(&mut buf).map_err(io(local.clone()))?;
+                            file.seek(std::io::SeekFrom::Start(offset))
+                                .map_err(io(local.clone()))?;
+                            (&mut file)
+                                .take(CHUNK.min(len - offset))
+                                .read_to_end(&mut buf)
+                                .map_err(io(local.clone()))?;
                         }
                         continue;
                     }
@@ -233,10 +268,19 @@ fn push_volume(api: &Api, job: &str, dir: &Path, progress: &dyn Progress) -> Res
                 }
             };
             view = api.json(r, &url)?;
-            let now = view.files.iter().find(|f| f.path == path).map(|f| f.received).unwrap_or(offset);
+            let now = view
+                .files
+                .iter()
+                .find(|f| f.path == path)
+                .map(|f| f.received)
+                .unwrap_or(offset);
             progress.advance(now.saturating_sub(offset));
             offset = now;
-            let done = view.files.iter().find(|f| f.path == path).is_some_and(|f| f.complete);
+            let done = view
+                .files
+                .iter()
+                .find(|f| f.path == path)
+                .is_some_and(|f| f.complete);
             if done || offset >= len || !matches!(view.state.as_str(), "head" | "receiving") {
                 break;
             }

@@ -169,14 +169,50 @@ async fn openapi() -> Response {
     Json(document()).into_response()
 }
 
-fn blocking_error(e: tokio::task::JoinError) -> Response {
-    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+/// A failed API call: status and message.
+pub struct Failure(pub StatusCode, pub String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
 }
 
-/// Open the store for reading.
-pub fn read_store(st: &AppState) -> Result<Store, Response> {
-    Store::open(&st.store, Access::Read, &|_| {})
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+/// How a handler needs the store.
+#[derive(Clone, Copy)]
+enum Need {
+    /// Reading only.
+    Read,
+    /// Changing it: the store's lock, without waiting for an import that holds it.
+    Change,
+}
+
+/// Run `f` on the store in a blocking task.
+async fn with_store<F>(st: AppState, need: Need, f: F) -> Response
+where
+    F: FnOnce(&Store) -> Result<Response, Failure> + Send + 'static,
+{
+    let r = tokio::task::spawn_blocking(move || {
+        let access = match need {
+            Need::Read => Access::Read,
+            Need::Change => Access::Write { wait: false },
+        };
+        let store = Store::open(&st.store, access, &|_| {}).map_err(|e| match e {
+            crate::store::StoreError::Busy(_) => Failure(StatusCode::CONFLICT, e.to_string()),
+            e => Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        })?;
+        f(&store)
+    })
+    .await;
+    match r {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(f)) => f.into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// Everything `ferry status --json` shows.
@@ -184,16 +220,12 @@ pub fn read_store(st: &AppState) -> Result<Store, Response> {
     (status = 200, description = "What the store holds and publishes, and its history (as `ferry status --json`)", body = Object),
     (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn status(State(st): State<AppState>) -> Response {
-    tokio::task::spawn_blocking(move || {
-        let store = read_store(&st)?;
-        crate::status::status(&store)
+    with_store(st, Need::Read, |store| {
+        crate::status::status(store)
             .map(|s| Json(s).into_response())
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            .map_err(internal)
     })
     .await
-    .map_err(blocking_error)
-    .and_then(|r| r)
-    .unwrap_or_else(|e| e)
 }
 
 /// Query of `/repofile`.
@@ -219,22 +251,14 @@ async fn repofile(
             .unwrap_or("localhost");
         format!("{}://{host}/repos", if st.tls { "https" } else { "http" })
     });
-    tokio::task::spawn_blocking(move || {
-        let store = read_store(&st)?;
-        crate::repofile::repofile(&store, Some(&base))
+    with_store(st, Need::Read, move |store| {
+        crate::repofile::repofile(store, Some(&base))
             .map(|text| {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    text,
-                )
-                    .into_response()
+                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
             })
-            .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))
+            .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))
     })
     .await
-    .map_err(blocking_error)
-    .and_then(|r| r)
-    .unwrap_or_else(|e| e)
 }
 
 /// The keys the store trusts.
@@ -242,16 +266,12 @@ async fn repofile(
     (status = 200, description = "Trusted keys: key_id, public_key, comment, added", body = Object),
     (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn keys_list(State(st): State<AppState>) -> Response {
-    tokio::task::spawn_blocking(move || {
-        let store = read_store(&st)?;
-        crate::trust::list(&store)
+    with_store(st, Need::Read, |store| {
+        crate::trust::list(store)
             .map(|k| Json(k).into_response())
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            .map_err(internal)
     })
     .await
-    .map_err(blocking_error)
-    .and_then(|r| r)
-    .unwrap_or_else(|e| e)
 }
 
 /// A key now trusted.
@@ -270,11 +290,13 @@ pub struct KeyAdded {
         (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
 async fn keys_add(State(st): State<AppState>, body: Bytes) -> Response {
     let Ok(text) = String::from_utf8(body.to_vec()) else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "not a signify public key: not text");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a signify public key: not text",
+        );
     };
-    tokio::task::spawn_blocking(move || {
-        let store = write_store(&st)?;
-        crate::trust::add(&store, &text)
+    with_store(st, Need::Change, move |store| {
+        crate::trust::add(store, &text)
             .map(|a| {
                 (
                     StatusCode::CREATED,
@@ -285,20 +307,9 @@ async fn keys_add(State(st): State<AppState>, body: Bytes) -> Response {
                 )
                     .into_response()
             })
-            .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+            .map_err(|e| Failure(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
     })
     .await
-    .map_err(blocking_error)
-    .and_then(|r| r)
-    .unwrap_or_else(|e| e)
-}
-
-/// Open the store to change it, without waiting for an import that holds it.
-pub fn write_store(st: &AppState) -> Result<Store, Response> {
-    Store::open(&st.store, Access::Write { wait: false }, &|_| {}).map_err(|e| match e {
-        crate::store::StoreError::Busy(_) => error(StatusCode::CONFLICT, e.to_string()),
-        e => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    })
 }
 
 /// Stop trusting a key. Recorded in the history.
@@ -306,18 +317,17 @@ pub fn write_store(st: &AppState) -> Result<Store, Response> {
     responses((status = 204, description = "No longer trusted"), (status = 404, body = ApiError),
         (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
 async fn keys_remove(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    tokio::task::spawn_blocking(move || {
-        let store = write_store(&st)?;
-        match crate::trust::remove(&store, &id) {
+    with_store(st, Need::Change, move |store| {
+        match crate::trust::remove(store, &id) {
             Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-            Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("key {id} is not trusted"))),
-            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            Ok(false) => Err(Failure(
+                StatusCode::NOT_FOUND,
+                format!("key {id} is not trusted"),
+            )),
+            Err(e) => Err(internal(e)),
         }
     })
     .await
-    .map_err(blocking_error)
-    .and_then(|r| r)
-    .unwrap_or_else(|e| e)
 }
 
 /// A new import job.
@@ -381,7 +391,10 @@ async fn upload_get(State(st): State<AppState>, Path(key): Path<String>) -> Resp
 #[utoipa::path(head, path = "/api/v1/uploads/{key}/{path}", params(("key" = String, Path), ("path" = String, Path)),
     responses((status = 200, description = "Upload-Offset gives the bytes received"), (status = 404, description = "No such upload or file"),
         (status = 401, description = "No credential"), (status = 403, description = "Wrong credential")))]
-async fn file_head(State(st): State<AppState>, Path((key, path)): Path<(String, String)>) -> Response {
+async fn file_head(
+    State(st): State<AppState>,
+    Path((key, path)): Path<(String, String)>,
+) -> Response {
     match st.uploads.view(&key) {
         Ok(v) => match v.files.iter().find(|f| f.path == path) {
             Some(f) => (

@@ -189,8 +189,9 @@ impl Caller {
     pub fn may_change(&self, csrf_given: Option<&str>) -> bool {
         match self {
             Caller::Token => true,
-            Caller::Browser { csrf, .. } => csrf_given
-                .is_some_and(|g| g.len() == csrf.len() && bool::from(g.as_bytes().ct_eq(csrf.as_bytes()))),
+            Caller::Browser { csrf, .. } => csrf_given.is_some_and(|g| {
+                g.len() == csrf.len() && bool::from(g.as_bytes().ct_eq(csrf.as_bytes()))
+            }),
             _ => false,
         }
     }
@@ -282,16 +283,25 @@ mod tests {
         let s = Sessions::default();
         let mut h = HeaderMap::new();
         assert_eq!(identify(&h, &t, &s), Caller::Anonymous);
-        h.insert(header::AUTHORIZATION, format!("Bearer {}", t.0).parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {}", t.0).parse().unwrap(),
+        );
         assert_eq!(identify(&h, &t, &s), Caller::Token);
         h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
         assert_eq!(identify(&h, &t, &s), Caller::Wrong);
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("dnf:{}", t.0));
-        h.insert(header::AUTHORIZATION, format!("Basic {basic}").parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {basic}").parse().unwrap(),
+        );
         assert_eq!(identify(&h, &t, &s), Caller::Token);
         let (id, csrf) = s.create();
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, format!("a=b; {COOKIE}={id}").parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            format!("a=b; {COOKIE}={id}").parse().unwrap(),
+        );
         let c = identify(&h, &t, &s);
         assert!(c.known() && c.may_change(Some(&csrf)));
         assert!(!c.may_change(None) && !c.may_change(Some("bad")));

@@ -144,9 +144,9 @@ impl Uploads {
                     Some(Outcome::Imported(_)) => "imported".into(),
                     Some(Outcome::Staged { .. }) => "staged".into(),
                     Some(Outcome::AlreadyImported { .. }) => "already-imported".into(),
-                    None if states
-                        .iter()
-                        .all(|s| matches!(s, VolumeState::Skipped(m) if m.contains("already imported"))) =>
+                    None if states.iter().all(
+                        |s| matches!(s, VolumeState::Skipped(m) if m.contains("already imported")),
+                    ) =>
                     {
                         "already-imported".into()
                     }
@@ -162,9 +162,13 @@ impl Uploads {
             id: j.id.clone(),
             created: j.created.clone(),
             state: state.into(),
-            exit_code: result
-                .as_deref()
-                .map(|r| if r == "refused" || r == "failed" { 1 } else { 0 }),
+            exit_code: result.as_deref().map(|r| {
+                if r == "refused" || r == "failed" {
+                    1
+                } else {
+                    0
+                }
+            }),
             result,
             bundle: j.bundle.map(|b| b.to_hex()),
             remaining,
@@ -231,7 +235,10 @@ impl Progress for JobProgress {
 }
 
 /// Import complete volumes one at a time, as they are queued.
-pub async fn worker(uploads: Arc<Uploads>, mut queue: tokio::sync::mpsc::UnboundedReceiver<String>) {
+pub async fn worker(
+    uploads: Arc<Uploads>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     while let Some(key) = queue.recv().await {
         let (dir, job): (PathBuf, JobId) = {
             let mut reg = uploads.lock();

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rustix::fs::{FileType, Mode, OFlags, AtFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Largest request path accepted (bytes, before decoding).
@@ -170,7 +170,11 @@ fn range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
         return Some(Ok((len - n.min(len), len - 1)));
     }
     let start: u64 = a.parse().ok()?;
-    let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+    let end: u64 = if b.is_empty() {
+        u64::MAX
+    } else {
+        b.parse().ok()?
+    };
     if end < start {
         return None;
     }
@@ -186,9 +190,9 @@ fn etag(meta: &std::fs::Metadata) -> String {
 }
 
 fn etag_matches(list: &str, tag: &str) -> bool {
-    list.split(',').map(str::trim).any(|t| {
-        t == "*" || t.trim_start_matches("W/") == tag
-    })
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == tag)
 }
 
 /// Serve `file` (already opened by [`open`]) for a GET or HEAD request: conditional
@@ -205,7 +209,8 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let last_modified = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(modified_s));
+    let last_modified =
+        httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(modified_s));
     let header_str = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
 
     let not_modified = if let Some(inm) = header_str(header::IF_NONE_MATCH) {
@@ -228,7 +233,10 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
     if not_modified {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
+    common.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(name)),
+    );
 
     // A range applies only if If-Range (when given) still names this file.
     let if_range_ok = match header_str(header::IF_RANGE) {
@@ -283,8 +291,18 @@ mod tests {
     #[test]
     fn paths_that_could_leave_the_tree_are_refused() {
         for bad in [
-            "..", "a/../b", "a/%2e%2e/b", "%2E%2E", "a//b", "/etc/passwd", "a/./b", "a%2fb",
-            "a%00b", "a%5c..", "%ff", "",
+            "..",
+            "a/../b",
+            "a/%2e%2e/b",
+            "%2E%2E",
+            "a//b",
+            "/etc/passwd",
+            "a/./b",
+            "a%2fb",
+            "a%00b",
+            "a%5c..",
+            "%ff",
+            "",
         ] {
             assert_eq!(components(bad), Err(Refusal::BadPath), "{bad}");
         }

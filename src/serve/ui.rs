@@ -60,14 +60,10 @@ fn page(title: &str, caller: &Caller, body: Markup) -> Markup {
     }
 }
 
-/// The caller, or a redirect to the login page when the pages need one.
-fn viewer(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+/// The caller, or `None` when the pages need a login first.
+fn viewer(st: &AppState, headers: &HeaderMap) -> Option<Caller> {
     let c = auth::identify(headers, &st.token, &st.sessions);
-    if c.known() || st.public_ui {
-        Ok(c)
-    } else {
-        Err(Redirect::to("/login").into_response())
-    }
+    (c.known() || st.public_ui).then_some(c)
 }
 
 async fn style() -> Response {
@@ -105,11 +101,15 @@ async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response
         return (
             StatusCode::FORBIDDEN,
             Html(
-                page("Log in", &Caller::Anonymous, html! {
-                    h1 { "Log in" }
-                    p.error { "That is not the admin token." }
-                    p { a href="/login" { "Try again" } }
-                })
+                page(
+                    "Log in",
+                    &Caller::Anonymous,
+                    html! {
+                        h1 { "Log in" }
+                        p.error { "That is not the admin token." }
+                        p { a href="/login" { "Try again" } }
+                    },
+                )
                 .into_string(),
             ),
         )
@@ -131,7 +131,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     let c = auth::identify(&headers, &st.token, &st.sessions);
     if !c.may_change(Some(&f.csrf)) {
         return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
@@ -150,13 +154,13 @@ async fn logout(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<Cs
 }
 
 async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let c = match viewer(&st, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let Some(c) = viewer(&st, &headers) else {
+        return Redirect::to("/login").into_response();
     };
     let st2 = st.clone();
     let status = tokio::task::spawn_blocking(move || {
-        let store = super::api::read_store(&st2).map_err(|_| "cannot open the store".to_string())?;
+        let store = crate::store::Store::open(&st2.store, crate::store::Access::Read, &|_| {})
+            .map_err(|e| e.to_string())?;
         crate::status::status(&store).map_err(|e| e.to_string())
     })
     .await
@@ -164,7 +168,11 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let s = match status {
         Ok(s) => s,
         Err(e) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, Html(page("Status", &c, html! { p.error { (e) } }).into_string())).into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(page("Status", &c, html! { p.error { (e) } }).into_string()),
+            )
+                .into_response();
         }
     };
     let jobs = st.uploads.job_views();

@@ -263,7 +263,9 @@ pub enum UploadError {
     #[error("this volume takes no more data: it is {0}")]
     Closed(String),
     /// The file's bytes do not match the signed list.
-    #[error("{0} does not match its signed SHA-256; it was discarded: send it again from a good copy")]
+    #[error(
+        "{0} does not match its signed SHA-256; it was discarded: send it again from a good copy"
+    )]
     Mismatch(String),
     /// The request ended before the declared bytes came (the bytes that came are kept).
     #[error("{0}: the request ended early; what arrived is kept, resume from the offset")]
@@ -354,31 +356,39 @@ impl Uploads {
             .await
             .map_err(|e| UploadError::Io(e.to_string()))??;
         let dir = self.root.join(&key);
-        let resumed = {
-            let mut reg = self.lock();
-            let reg = &mut *reg;
-            let found = reg.volumes.get_mut(&key).map(|v| {
-                let old = std::mem::replace(&mut v.job, job.clone());
-                if matches!(v.state, VolumeState::Failed(_)) {
-                    v.state = VolumeState::Queued;
-                    let _ = self.queue.send(key.clone());
+        let resumed =
+            {
+                let mut reg = self.lock();
+                let reg = &mut *reg;
+                // A volume whose upload ended (imported, staged, skipped, refused) is looked at
+                // afresh: the store may have changed since.
+                if reg.volumes.get(&key).is_some_and(|v| {
+                    v.state.finished() && !matches!(v.state, VolumeState::Failed(_))
+                }) {
+                    reg.volumes.remove(&key);
                 }
-                (old, v.view())
-            });
-            if let Some((old, view)) = found {
-                if let Some(j) = reg.jobs.get_mut(&old) {
-                    j.volumes.retain(|k| *k != key);
+                let found = reg.volumes.get_mut(&key).map(|v| {
+                    let old = std::mem::replace(&mut v.job, job.clone());
+                    if matches!(v.state, VolumeState::Failed(_)) {
+                        v.state = VolumeState::Queued;
+                        let _ = self.queue.send(key.clone());
+                    }
+                    (old, v.view())
+                });
+                if let Some((old, view)) = found {
+                    if let Some(j) = reg.jobs.get_mut(&old) {
+                        j.volumes.retain(|k| *k != key);
+                    }
+                    if let Some(j) = reg.jobs.get_mut(job)
+                        && !j.volumes.contains(&key)
+                    {
+                        j.volumes.push(key.clone());
+                    }
+                    Some(view)
+                } else {
+                    None
                 }
-                if let Some(j) = reg.jobs.get_mut(job)
-                    && !j.volumes.contains(&key)
-                {
-                    j.volumes.push(key.clone());
-                }
-                Some(view)
-            } else {
-                None
-            }
-        };
+            };
         if let Some(view) = resumed {
             return Ok(view);
         }
@@ -409,13 +419,14 @@ impl Uploads {
             }
         }
         self.after_file(&key).await?;
-        Ok(self.view(&key)?)
+        self.view(&key)
     }
 
     fn check_signature(&self, sig: &[u8]) -> Result<Vec<Entry>, UploadError> {
         let store = Store::open(&self.store, Access::Read, &|_| {})
             .map_err(|e| UploadError::Io(e.to_string()))?;
-        let trusted = import::trusted_keys(&store, &[]).map_err(|e| UploadError::Refused(e.to_string()))?;
+        let trusted =
+            import::trusted_keys(&store, &[]).map_err(|e| UploadError::Refused(e.to_string()))?;
         let (_, list) = volume::signed_list(sig, &trusted)
             .map_err(|(_, detail)| UploadError::Refused(format!("{SIGNATURE_FILE} {detail}")))?;
         if let Some(bad) = list.iter().find(|e| !allowed_path(&e.path)) {
@@ -706,7 +717,11 @@ impl Uploads {
                         j.bundle.get_or_insert(bundle);
                     }
                 }
-                Head::Skipped { volume, bundle, why } => {
+                Head::Skipped {
+                    volume,
+                    bundle,
+                    why,
+                } => {
                     v.volume = volume;
                     v.bundle = bundle;
                     v.state = VolumeState::Skipped(why);
@@ -808,7 +823,10 @@ fn check_head(store: &Path, dir: &Path, job_bundle: Option<BundleId>) -> Head {
         Ok(Admission::New { staged, .. }) if staged.contains(&number) => Head::Skipped {
             volume: Some(number),
             bundle: Some(bundle.id),
-            why: format!("volume {number} of bundle {} is already staged", bundle.id.short()),
+            why: format!(
+                "volume {number} of bundle {} is already staged",
+                bundle.id.short()
+            ),
         },
         Ok(Admission::New { .. }) => Head::Accepted {
             volume: number,
@@ -837,8 +855,12 @@ fn restore(dir: &Path, sig: &[u8], list: &[Entry]) -> std::io::Result<Vec<FileUp
     }
     let mut out = Vec::new();
     for e in list {
-        let done = std::fs::symlink_metadata(dir.join(&e.path)).ok().filter(|m| m.is_file());
-        let partial = std::fs::symlink_metadata(part(dir, &e.path)).ok().filter(|m| m.is_file());
+        let done = std::fs::symlink_metadata(dir.join(&e.path))
+            .ok()
+            .filter(|m| m.is_file());
+        let partial = std::fs::symlink_metadata(part(dir, &e.path))
+            .ok()
+            .filter(|m| m.is_file());
         let (received, complete) = match (done, partial) {
             (Some(m), _) => (m.len(), true),
             (None, Some(m)) => (m.len(), false),
@@ -852,7 +874,11 @@ fn restore(dir: &Path, sig: &[u8], list: &[Entry]) -> std::io::Result<Vec<FileUp
             received,
             complete,
             busy: false,
-            hasher: if received == 0 { Some(Sha256::new()) } else { None },
+            hasher: if received == 0 {
+                Some(Sha256::new())
+            } else {
+                None
+            },
         });
     }
     Ok(out)
@@ -864,7 +890,12 @@ mod tests {
 
     #[test]
     fn only_volume_files_may_be_listed() {
-        for ok in ["volume.toml", "manifest.toml", "README.txt", "packs/0001.ferrypack"] {
+        for ok in [
+            "volume.toml",
+            "manifest.toml",
+            "README.txt",
+            "packs/0001.ferrypack",
+        ] {
             assert!(allowed_path(ok), "{ok}");
         }
         for bad in [
