@@ -10,6 +10,7 @@
 
 pub mod bundle;
 pub mod catalog;
+pub mod contents;
 pub mod crashpoint;
 pub mod format;
 pub mod fsutil;

@@ -1,6 +1,8 @@
 //! ferry's integration tests: one binary, one module per feature.
 //! They drive the real `ferry` binary and real tools (rpmbuild, createrepo_c, signify-openbsd).
 
+#[path = "integration/browser.rs"]
+mod browser;
 #[path = "integration/common.rs"]
 mod common;
 #[path = "integration/crash.rs"]

@@ -113,6 +113,11 @@ pub async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> 
 pub fn routes(st: AppState) -> axum::Router<AppState> {
     let guarded = axum::Router::new()
         .route("/status", get(status))
+        .route("/repositories", get(repositories))
+        .route("/repository", get(repository))
+        .route("/content-views", get(content_views))
+        .route("/bundles", get(bundles))
+        .route("/staged", get(staged))
         .route("/repofile", get(repofile))
         .route("/keys", get(keys_list).post(keys_add))
         .route("/keys/{id}", axum::routing::delete(keys_remove))
@@ -140,7 +145,7 @@ pub fn routes(st: AppState) -> axum::Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ferry serve", description = "The disconnected site's repository server: status, trusted keys, and the upload and import of signed volumes."),
-    paths(status, repofile, keys_list, keys_add, keys_remove, jobs_list, job_create, job_get, volume_post, upload_get, file_head, file_patch),
+    paths(status, repositories, repository, content_views, bundles, staged, repofile, keys_list, keys_add, keys_remove, jobs_list, job_create, job_get, volume_post, upload_get, file_head, file_patch),
     components(schemas(ApiError, JobView, VolumeView, JobCreated, KeyAdded)),
     modifiers(&Security),
     security(("token" = []))
@@ -180,7 +185,7 @@ impl IntoResponse for Failure {
 
 /// How a handler needs the store.
 #[derive(Clone, Copy)]
-enum Need {
+pub enum Need {
     /// Reading only.
     Read,
     /// Changing it: the store's lock, without waiting for an import that holds it.
@@ -188,7 +193,7 @@ enum Need {
 }
 
 /// Run `f` on the store in a blocking task.
-async fn with_store<F>(st: AppState, need: Need, f: F) -> Response
+pub async fn with_store<F>(st: AppState, need: Need, f: F) -> Response
 where
     F: FnOnce(&Store) -> Result<Response, Failure> + Send + 'static,
 {
@@ -211,7 +216,8 @@ where
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Failure {
+/// A failure of the server's own.
+pub fn internal(e: impl std::fmt::Display) -> Failure {
     Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
@@ -226,6 +232,85 @@ async fn status(State(st): State<AppState>) -> Response {
             .map_err(internal)
     })
     .await
+}
+
+/// One part of the status, as JSON.
+async fn status_part(
+    st: AppState,
+    part: fn(crate::status::Status) -> serde_json::Value,
+) -> Response {
+    with_store(st, Need::Read, move |store| {
+        crate::status::status(store)
+            .map(|s| Json(part(s)).into_response())
+            .map_err(internal)
+    })
+    .await
+}
+
+/// The published repositories: packages, size, version, and the bundle each came from.
+#[utoipa::path(get, path = "/api/v1/repositories", responses(
+    (status = 200, description = "As `repositories` of `ferry status --json`", body = Vec<Object>),
+    (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn repositories(State(st): State<AppState>) -> Response {
+    status_part(st, |s| serde_json::json!(s.repositories)).await
+}
+
+/// The content-view versions imported.
+#[utoipa::path(get, path = "/api/v1/content-views", responses(
+    (status = 200, description = "As `content_views` of `ferry status --json`", body = Vec<Object>),
+    (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn content_views(State(st): State<AppState>) -> Response {
+    status_part(st, |s| serde_json::json!(s.content_views)).await
+}
+
+/// The bundles imported, with signer and sequence.
+#[utoipa::path(get, path = "/api/v1/bundles", responses(
+    (status = 200, description = "As `bundles` of `ferry status --json`", body = Vec<Object>),
+    (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn bundles(State(st): State<AppState>) -> Response {
+    status_part(st, |s| serde_json::json!(s.bundles)).await
+}
+
+/// Bundles whose volumes are partly staged, with the numbers still needed.
+#[utoipa::path(get, path = "/api/v1/staged", responses(
+    (status = 200, description = "As `staged` of `ferry status --json`", body = Vec<Object>),
+    (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn staged(State(st): State<AppState>) -> Response {
+    status_part(st, |s| serde_json::json!(s.staged)).await
+}
+
+/// Query of `/repository`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RepositoryQuery {
+    /// The repository's published path, e.g. `acme/library/acme-os/baseos`.
+    pub path: String,
+    /// Only packages matching every word (name, version, arch).
+    pub q: Option<String>,
+}
+
+/// A repository's packages (name, version, arch, size) and errata, from its metadata.
+#[utoipa::path(get, path = "/api/v1/repository", params(RepositoryQuery), responses(
+    (status = 200, description = "packages and errata", body = Object),
+    (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn repository(State(st): State<AppState>, Query(q): Query<RepositoryQuery>) -> Response {
+    with_store(st, Need::Read, move |store| {
+        let mut c = crate::contents::contents(store, &q.path).map_err(contents_failure)?;
+        if let Some(query) = q.q.as_deref() {
+            c.packages.retain(|p| crate::contents::matches(p, query));
+        }
+        Ok(Json(c).into_response())
+    })
+    .await
+}
+
+/// The status of a contents error.
+pub fn contents_failure(e: crate::contents::ContentsError) -> Failure {
+    match e {
+        crate::contents::ContentsError::NotPublished(_) => {
+            Failure(StatusCode::NOT_FOUND, e.to_string())
+        }
+        e => internal(e),
+    }
 }
 
 /// Query of `/repofile`.

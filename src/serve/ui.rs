@@ -23,6 +23,9 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/upload", get(upload_page))
+        .route("/repository", get(repository_page))
+        .route("/keys", get(keys_page).post(keys_add))
+        .route("/keys/remove", post(keys_remove))
         .route("/assets/upload.js", get(upload_js))
         .route("/assets/style.css", get(style))
 }
@@ -43,6 +46,7 @@ fn page(title: &str, caller: &Caller, body: Markup) -> Markup {
                     nav {
                         a href="/" { "Status" }
                         a href="/upload" { "Upload volumes" }
+                        a href="/keys" { "Trusted keys" }
                         a href="/api/v1/openapi.json" { "API" }
                         @if let Caller::Browser { csrf, .. } = caller {
                             form.inline method="post" action="/logout" {
@@ -157,14 +161,10 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let Some(c) = viewer(&st, &headers) else {
         return Redirect::to("/login").into_response();
     };
-    let st2 = st.clone();
-    let status = tokio::task::spawn_blocking(move || {
-        let store = crate::store::Store::open(&st2.store, crate::store::Access::Read, &|_| {})
-            .map_err(|e| e.to_string())?;
-        crate::status::status(&store).map_err(|e| e.to_string())
+    let status = reading(&st, |store| {
+        crate::status::status(store).map_err(|e| e.to_string())
     })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .await;
     let s = match status {
         Ok(s) => s,
         Err(e) => {
@@ -199,7 +199,8 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
                 tr { th { "Organization" } th { "Product" } th { "Repository" } th { "Version" } th.num { "Packages" } th.num { "Size" } th { "Bundle" } th { "URL" } }
                 @for r in &s.repositories {
                     tr {
-                        td { (r.organization) } td { (r.product) } td { (r.name) " " small { "(" (r.label) ")" } }
+                        td { (r.organization) } td { (r.product) }
+                        td { a href={ "/repository?path=" (r.published) } { (r.name) } " " small { "(" (r.label) ")" } }
                         td { (r.version) } td.num { (r.packages) } td.num { (human(r.bytes.max(0) as u64)) }
                         td { code { (&r.bundle[..16.min(r.bundle.len())]) } }
                         td { a href={ "/repos/" (r.published) "/repodata/repomd.xml" } { "/repos/" (r.published) } }
@@ -285,4 +286,210 @@ async fn upload_page(State(st): State<AppState>, headers: HeaderMap) -> Response
         script src="/assets/upload.js" {}
     };
     Html(page("Upload", &c, body).into_string()).into_response()
+}
+
+/// Run `f` on the store (read-only) in a blocking task; an error page on failure.
+async fn reading<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&crate::store::Store) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let root = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = crate::store::Store::open(&root, crate::store::Access::Read, &|_| {})
+            .map_err(|e| e.to_string())?;
+        f(&store)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct RepoQuery {
+    path: String,
+    q: Option<String>,
+}
+
+/// Most packages listed on one page (the search narrows the list).
+const PACKAGES_SHOWN: usize = 500;
+
+async fn repository_page(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<RepoQuery>,
+) -> Response {
+    let Some(c) = viewer(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let path = q.path.clone();
+    let contents = reading(&st, move |store| {
+        crate::contents::contents(store, &path).map_err(|e| e.to_string())
+    })
+    .await;
+    let contents = match contents {
+        Ok(x) => x,
+        Err(e) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Html(page("Repository", &c, html! { p.error { (e) } }).into_string()),
+            )
+                .into_response();
+        }
+    };
+    let query = q.q.clone().unwrap_or_default();
+    let matching: Vec<&crate::contents::PackageRow> = contents
+        .packages
+        .iter()
+        .filter(|p| crate::contents::matches(p, &query))
+        .collect();
+    let body = html! {
+        h1 { "Repository " code { (q.path) } }
+        p { "dnf base URL: " a href={ "/repos/" (q.path) "/repodata/repomd.xml" } { code { "/repos/" (q.path) } } }
+        h2 { "Packages (" (contents.packages.len()) ")" }
+        form method="get" action="/repository" {
+            input type="hidden" name="path" value=(q.path);
+            label for="q" { "Search " }
+            input #q type="search" name="q" value=(query) placeholder="name, version or arch";
+            button type="submit" { "Search" }
+        }
+        @if matching.len() > PACKAGES_SHOWN {
+            p { (matching.len()) " match; the first " (PACKAGES_SHOWN) " are shown: narrow the search." }
+        }
+        table #packages {
+            tr { th { "Name" } th { "Version" } th { "Arch" } th.num { "Size" } }
+            @for p in matching.iter().take(PACKAGES_SHOWN) {
+                tr { td { a href={ "/repos/" (q.path) "/" (p.location) } { (p.name) } } td { (p.evr) } td { (p.arch) }
+                     td.num { (p.size.map(human).unwrap_or_default()) } }
+            }
+        }
+        h2 { "Errata (" (contents.errata.len()) ")" }
+        @if contents.errata.is_empty() {
+            p { "This repository carries no updateinfo." }
+        } @else {
+            table #errata {
+                tr { th { "Advisory" } th { "Type" } th { "Severity" } th { "Issued" } th { "Title" } th { "Packages" } }
+                @for e in &contents.errata {
+                    tr { td { (e.id) } td { (e.kind) } td { (e.severity.as_deref().unwrap_or("")) }
+                         td { (e.issued.as_deref().unwrap_or("")) } td { (e.title) }
+                         td { @for p in &e.packages { div { (p) } } } }
+                }
+            }
+        }
+    };
+    Html(page("Repository", &c, body).into_string()).into_response()
+}
+
+async fn keys_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(c) = viewer(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    keys_view(&st, &c, None).await
+}
+
+async fn keys_view(st: &AppState, c: &Caller, message: Option<Markup>) -> Response {
+    let keys = reading(st, |store| {
+        crate::trust::list(store).map_err(|e| e.to_string())
+    })
+    .await;
+    let body = html! {
+        h1 { "Trusted keys" }
+        @if let Some(m) = message { (m) }
+        p { "Volumes are accepted only when signed by one of these keys." }
+        @match &keys {
+            Err(e) => p.error { (e) },
+            Ok(keys) => table #keys {
+                tr { th { "Key id" } th { "Comment" } th { "Added" } th {} }
+                @for k in keys {
+                    tr { td { code { (k.key_id) } } td { (k.comment) } td { (k.added) }
+                         td { @if let Caller::Browser { csrf, .. } = c {
+                             form.inline method="post" action="/keys/remove" {
+                                 input type="hidden" name="csrf" value=(csrf);
+                                 input type="hidden" name="key_id" value=(k.key_id);
+                                 button type="submit" { "Stop trusting" }
+                             } } } }
+                }
+            },
+        }
+        @if let Caller::Browser { csrf, .. } = c {
+            h2 { "Trust another key" }
+            p { "Paste the signer's public key file (" code { "NAME.pub" } "). Check its key id with the signer before you trust it." }
+            form method="post" action="/keys" {
+                input type="hidden" name="csrf" value=(csrf);
+                textarea name="key" rows="3" cols="80" required {}
+                div { button type="submit" { "Trust this key" } }
+            }
+        }
+    };
+    Html(page("Trusted keys", c, body).into_string()).into_response()
+}
+
+#[derive(Deserialize)]
+struct KeyForm {
+    csrf: String,
+    key: String,
+}
+
+async fn keys_add(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<KeyForm>,
+) -> Response {
+    let c = auth::identify(&headers, &st.token, &st.sessions);
+    if !c.may_change(Some(&f.csrf)) {
+        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
+    }
+    let root = st.store.clone();
+    let text = f.key.replace("\r\n", "\n");
+    let text = if text.ends_with('\n') {
+        text
+    } else {
+        format!("{text}\n")
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        let store =
+            crate::store::Store::open(&root, crate::store::Access::Write { wait: false }, &|_| {})
+                .map_err(|e| e.to_string())?;
+        crate::trust::add(&store, &text).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let msg = match r {
+        Ok(a) => {
+            html! { p.ok #added { "Now trusting key " code { (a.key_id) } " (" (a.comment) ")." } }
+        }
+        Err(e) => html! { p.error { (e) } },
+    };
+    keys_view(&st, &c, Some(msg)).await
+}
+
+#[derive(Deserialize)]
+struct KeyRemoveForm {
+    csrf: String,
+    key_id: String,
+}
+
+async fn keys_remove(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<KeyRemoveForm>,
+) -> Response {
+    let c = auth::identify(&headers, &st.token, &st.sessions);
+    if !c.may_change(Some(&f.csrf)) {
+        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
+    }
+    let root = st.store.clone();
+    let id = f.key_id.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let store =
+            crate::store::Store::open(&root, crate::store::Access::Write { wait: false }, &|_| {})
+                .map_err(|e| e.to_string())?;
+        crate::trust::remove(&store, &id).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let msg = match r {
+        Ok(true) => html! { p.ok { "No longer trusting key " code { (f.key_id) } "." } },
+        Ok(false) => html! { p.error { "Key " code { (f.key_id) } " was not trusted." } },
+        Err(e) => html! { p.error { (e) } },
+    };
+    keys_view(&st, &c, Some(msg)).await
 }
