@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run ferry's tests. Installs the Debian packages the tests drive for real when they are
-# missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg, and for the independent reader
-# of the test vectors python3-nacl and python3-zstandard), then runs every test in release
-# mode (the tests move real data).
+# missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg, for the independent reader of
+# the test vectors python3-nacl and python3-zstandard, for the browser test chromium and
+# chromium-driver), and schemathesis from PyPI into target/test-venv for the API test, then
+# runs every test in release mode (the tests move real data).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,9 @@ command -v signify-openbsd >/dev/null || need+=(signify-openbsd)
 command -v gpg >/dev/null || need+=(gnupg)
 /usr/bin/python3 -c 'import nacl.signing' 2>/dev/null || need+=(python3-nacl)
 /usr/bin/python3 -c 'import zstandard' 2>/dev/null || need+=(python3-zstandard)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
     echo "installing test dependencies: ${need[*]}" >&2
     sudo=()
@@ -22,5 +26,14 @@ if ((${#need[@]})); then
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# schemathesis exercises the server's OpenAPI document (tests/integration/openapi.rs).
+venv=target/test-venv
+if [[ ! -x $venv/bin/schemathesis ]]; then
+    echo "installing schemathesis into $venv" >&2
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'schemathesis>=4,<5'
+fi
+export PATH="$PWD/$venv/bin:$PATH"
 
 cargo test --release --locked "$@"

@@ -23,6 +23,8 @@ mod interop;
 mod keys;
 #[path = "integration/memory.rs"]
 mod memory;
+#[path = "integration/openapi.rs"]
+mod openapi;
 #[path = "integration/pack.rs"]
 mod pack;
 #[path = "integration/rotation.rs"]

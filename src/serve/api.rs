@@ -131,7 +131,6 @@ pub fn routes(st: AppState) -> axum::Router<AppState> {
         .route(
             "/uploads/{key}/{*path}",
             axum::routing::head(file_head)
-                .get(file_head)
                 .patch(file_patch)
                 .layer(DefaultBodyLimit::disable()),
         )
@@ -146,7 +145,7 @@ pub fn routes(st: AppState) -> axum::Router<AppState> {
 #[openapi(
     info(title = "ferry serve", description = "The disconnected site's repository server: status, trusted keys, and the upload and import of signed volumes."),
     paths(status, repositories, repository, content_views, bundles, staged, repofile, keys_list, keys_add, keys_remove, jobs_list, job_create, job_get, volume_post, upload_get, file_head, file_patch),
-    components(schemas(ApiError, JobView, VolumeView, JobCreated, KeyAdded)),
+    components(schemas(ApiError, JobView, VolumeView, JobCreated, KeyAdded, KeyView)),
     modifiers(&Security),
     security(("token" = []))
 )]
@@ -281,6 +280,7 @@ async fn staged(State(st): State<AppState>) -> Response {
 
 /// Query of `/repository`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RepositoryQuery {
     /// The repository's published path, e.g. `acme/library/acme-os/baseos`.
     pub path: String,
@@ -291,8 +291,15 @@ pub struct RepositoryQuery {
 /// A repository's packages (name, version, arch, size) and errata, from its metadata.
 #[utoipa::path(get, path = "/api/v1/repository", params(RepositoryQuery), responses(
     (status = 200, description = "packages and errata", body = Object),
-    (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
-async fn repository(State(st): State<AppState>, Query(q): Query<RepositoryQuery>) -> Response {
+    (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn repository(
+    State(st): State<AppState>,
+    q: Result<Query<RepositoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
     with_store(st, Need::Read, move |store| {
         let mut c = crate::contents::contents(store, &q.path).map_err(contents_failure)?;
         if let Some(query) = q.q.as_deref() {
@@ -315,6 +322,7 @@ pub fn contents_failure(e: crate::contents::ContentsError) -> Failure {
 
 /// Query of `/repofile`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RepofileQuery {
     /// Base URL of the published trees (default: this server's `/repos`).
     base_url: Option<String>,
@@ -327,8 +335,12 @@ struct RepofileQuery {
 async fn repofile(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<RepofileQuery>,
+    q: Result<Query<RepofileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
     let base = q.base_url.unwrap_or_else(|| {
         let host = headers
             .get(header::HOST)
@@ -346,15 +358,36 @@ async fn repofile(
     .await
 }
 
+/// A trusted key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct KeyView {
+    /// Its key number (16 hex digits).
+    pub key_id: String,
+    /// The public key file's text.
+    pub public_key: String,
+    /// Its comment.
+    pub comment: String,
+    /// When it was added.
+    pub added: String,
+}
+
 /// The keys the store trusts.
 #[utoipa::path(get, path = "/api/v1/keys", responses(
-    (status = 200, description = "Trusted keys: key_id, public_key, comment, added", body = Object),
+    (status = 200, body = Vec<KeyView>),
     (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn keys_list(State(st): State<AppState>) -> Response {
     with_store(st, Need::Read, |store| {
-        crate::trust::list(store)
-            .map(|k| Json(k).into_response())
-            .map_err(internal)
+        let keys: Vec<KeyView> = crate::trust::list(store)
+            .map_err(internal)?
+            .into_iter()
+            .map(|k| KeyView {
+                key_id: k.key_id,
+                public_key: k.public_key,
+                comment: k.comment,
+                added: k.added,
+            })
+            .collect();
+        Ok(Json(keys).into_response())
     })
     .await
 }
@@ -496,8 +529,15 @@ async fn file_head(
     }
 }
 
+/// A byte count from a header: decimal, at most the format's largest integer (2^63 − 1).
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
-    h.get(name)?.to_str().ok()?.trim().parse().ok()
+    let t = h.get(name)?.to_str().ok()?.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse()
+        .ok()
+        .filter(|n| *n <= crate::format::constants::MAX_INTEGER)
 }
 
 /// Append to a file of a volume: `Upload-Offset` says where the body starts (it must be
@@ -507,7 +547,7 @@ fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
 #[utoipa::path(patch, path = "/api/v1/uploads/{key}/{path}",
     params(("key" = String, Path), ("path" = String, Path),
         ("Upload-Offset" = u64, Header), ("Upload-Length" = u64, Header)),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = VolumeView), (status = 400, body = ApiError), (status = 404, body = ApiError),
         (status = 409, body = ApiError), (status = 413, body = ApiError), (status = 422, body = ApiError),
         (status = 503, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
@@ -523,7 +563,7 @@ async fn file_patch(
     ) else {
         return error(
             StatusCode::BAD_REQUEST,
-            "Upload-Offset and Upload-Length (decimal byte counts) are required",
+            "Upload-Offset and Upload-Length (decimal byte counts, at most 2^63 - 1) are required",
         );
     };
     if let Some(cl) = header_u64(&headers, header::CONTENT_LENGTH.as_str())

@@ -71,7 +71,7 @@ pub struct JobView {
     /// What the imports said.
     pub log: Vec<String>,
     /// The outcome of the latest import, as `ferry import --json` prints it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub outcome: Option<serde_json::Value>,
     /// Why it was refused or failed.
     pub error: Option<String>,

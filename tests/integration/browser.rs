@@ -102,7 +102,8 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
             .click()
             .await
             .unwrap();
-        c.wait_for_find(Locator::Css("section#repositories"))
+        c.wait()
+            .for_element(Locator::Css("section#repositories"))
             .await
             .unwrap();
 
@@ -145,7 +146,8 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
             .await
             .unwrap();
         let packages = c
-            .wait_for_find(Locator::Css("table#packages"))
+            .wait()
+            .for_element(Locator::Css("table#packages"))
             .await
             .unwrap()
             .text()
