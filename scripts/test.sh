@@ -2,7 +2,7 @@
 # Run ferry's tests. Installs the Debian packages the tests drive for real when they are
 # missing (rpm, createrepo-c, dnf, signify-openbsd, gnupg, for the independent reader of
 # the test vectors python3-nacl and python3-zstandard, for the browser test chromium and
-# chromium-driver), and schemathesis from PyPI into target/test-venv for the API test, then
+# chromium-driver, openssl for test certificates), and schemathesis from PyPI into target/test-venv for the API test, then
 # runs every test in release mode (the tests move real data).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +16,7 @@ command -v signify-openbsd >/dev/null || need+=(signify-openbsd)
 command -v gpg >/dev/null || need+=(gnupg)
 /usr/bin/python3 -c 'import nacl.signing' 2>/dev/null || need+=(python3-nacl)
 /usr/bin/python3 -c 'import zstandard' 2>/dev/null || need+=(python3-zstandard)
+command -v openssl >/dev/null || need+=(openssl)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

@@ -131,6 +131,12 @@ enum Command {
         /// Let anyone read the pages and the read-only API (changes still need the token).
         #[arg(long)]
         public_ui: bool,
+        /// Serve HTTPS: the certificate chain (PEM).
+        #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Serve HTTPS: the private key (PEM).
+        #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Upload volumes to a `ferry serve`, which checks and imports them; prints the result.
     Push {
@@ -140,6 +146,9 @@ enum Command {
         /// File holding the server's admin token.
         #[arg(long, value_name = "PATH")]
         token_file: PathBuf,
+        /// Trust this CA certificate (PEM) for an https:// server, besides the system's.
+        #[arg(long, value_name = "CA.pem")]
+        cacert: Option<PathBuf>,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
@@ -332,6 +341,8 @@ pub fn run() -> Result<i32> {
             token_file,
             protect_repos,
             public_ui,
+            tls_cert,
+            tls_key,
         } => {
             let opts = serve::ServeOptions {
                 store,
@@ -339,6 +350,9 @@ pub fn run() -> Result<i32> {
                 token_file,
                 protect_repos,
                 public_ui,
+                tls: tls_cert
+                    .zip(tls_key)
+                    .map(|(cert, key)| serve::listen::TlsFiles { cert, key }),
             };
             serve::run(&opts, &|line| {
                 println!("{line}");
@@ -349,6 +363,7 @@ pub fn run() -> Result<i32> {
         Command::Push {
             server,
             token_file,
+            cacert,
             json,
             volumes,
         } => {
@@ -357,6 +372,7 @@ pub fn run() -> Result<i32> {
             let opts = remote::push::PushOptions {
                 server,
                 token,
+                cacert,
                 volumes,
             };
             let job = remote::push::push(&opts, progress.as_ref())?;

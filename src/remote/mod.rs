@@ -2,6 +2,37 @@
 
 pub mod push;
 
+use std::path::Path;
+use std::time::Duration;
+
+/// An HTTP client for `server`: rustls with the system's roots, and `cacert` too.
+pub fn client(
+    server: &str,
+    cacert: Option<&Path>,
+) -> Result<reqwest::blocking::Client, RemoteError> {
+    crate::serve::listen::tls_provider();
+    let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(600));
+    if let Some(path) = cacert {
+        let pem =
+            crate::fsutil::read_capped(path, 1024 * 1024).map_err(|source| RemoteError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| RemoteError::Connect {
+                url: path.display().to_string(),
+                source,
+            })?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().map_err(|source| RemoteError::Connect {
+        url: server.to_string(),
+        source,
+    })
+}
+
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -30,6 +30,8 @@ pub struct PushOptions {
     pub server: String,
     /// The admin token.
     pub token: String,
+    /// A CA certificate (PEM) to trust for an https:// server, besides the system's.
+    pub cacert: Option<PathBuf>,
     /// Volume directories.
     pub volumes: Vec<PathBuf>,
 }
@@ -107,13 +109,7 @@ impl Api {
 /// described it.
 pub fn push(opts: &PushOptions, progress: &dyn Progress) -> Result<JobView, RemoteError> {
     let api = Api {
-        client: Client::builder()
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|source| RemoteError::Connect {
-                url: opts.server.clone(),
-                source,
-            })?,
+        client: super::client(&opts.server, opts.cacert.as_deref())?,
         base: opts.server.clone(),
         token: opts.token.clone(),
     };

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod jobs;
+pub mod listen;
 pub mod repos;
 pub mod ui;
 pub mod uploads;
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub protect_repos: bool,
     /// Let anyone read the pages and the read-only API.
     pub public_ui: bool,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<listen::TlsFiles>,
 }
 
 /// Why the server could not start.
@@ -62,6 +65,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// TLS.
+    #[error(transparent)]
+    Tls(#[from] listen::TlsError),
     /// The runtime.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -88,9 +94,6 @@ pub struct Shared {
 /// The handlers' state.
 pub type AppState = Arc<Shared>;
 
-/// Most connections served at once.
-pub const MAX_CONNECTIONS: usize = 512;
-
 /// Serve until interrupted (SIGINT or SIGTERM). `announce` is told the address and the
 /// token file once listening.
 pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeError> {
@@ -104,6 +107,7 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
         .clone()
         .unwrap_or_else(|| opts.store.join("admin-token"));
     let (token, created) = Token::load_or_create(&token_file)?;
+    let tls = opts.tls.as_ref().map(listen::acceptor).transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -125,18 +129,16 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
             uploads,
             protect_repos: opts.protect_repos,
             public_ui: opts.public_ui,
-            tls: false,
+            tls: tls.is_some(),
         });
         announce(&format!(
             "admin token {} {}",
             if created { "written to" } else { "read from" },
             token_file.display()
         ));
-        announce(&format!("listening on http://{addr}"));
-        let app = router(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        announce(&format!("listening on {scheme}://{addr}"));
+        listen::serve(listener, router(state), tls, shutdown()).await;
         Ok(())
     })
 }
@@ -156,7 +158,6 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/repos/{*path}", get(repo_file).head(repo_file))
         .nest("/api/v1", api::routes(state.clone()))
         .merge(ui::routes())
-        .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_CONNECTIONS))
         .with_state(state)
 }
 

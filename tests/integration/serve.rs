@@ -23,6 +23,8 @@ pub struct Server {
 impl Server {
     /// Serve `store` (created if missing) with extra flags.
     pub fn start(store: &Path, extra: &[&str]) -> Self {
+        // The HTTP clients of these tests use rustls with ring, as ferry does.
+        ferry::serve::listen::tls_provider();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .arg("serve")
             .arg("--store")
@@ -801,4 +803,155 @@ fn dnf_installs_over_http_from_ferry_serve_with_gpgcheck() {
         installed.iter().any(|p| p.starts_with("ferry-tools-2.0-1")),
         "{installed:?}"
     );
+}
+
+/// A test CA and a certificate it issued for 127.0.0.1: (ca.pem, cert.pem, key.pem).
+fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    require("openssl");
+    let p = |n: &str| dir.join(n);
+    let openssl = |args: &[&str]| {
+        ok(Command::new("openssl").args(args).current_dir(dir));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=ferry test CA",
+        "-days",
+        "2",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+#[test]
+fn over_tls_push_and_repositories_work_and_an_unknown_certificate_is_refused() {
+    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
+    let store = trusting_store(p.tmp.path(), &p.key);
+    let (ca, cert, key) = test_ca(p.tmp.path());
+    let s = Server::start(
+        &store,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
+    let token_file = p.tmp.path().join("token");
+    std::fs::write(&token_file, &s.token).unwrap();
+
+    // Without the site's CA, push refuses the server before sending anything.
+    let (code, out, err) = run(ferry()
+        .args(["push", "--server", &s.url, "--token-file"])
+        .arg(&token_file)
+        .args(&p.volumes));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(!store.join("uploads").exists() || upload_files(&store).is_empty());
+
+    let (code, out, err) = run(ferry()
+        .args(["push", "--server", &s.url, "--token-file"])
+        .arg(&token_file)
+        .arg("--cacert")
+        .arg(&ca)
+        .args(&p.volumes));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("imported bundle"), "{out}");
+
+    let client = Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!(
+            "{}/repos/acme/library/acme-os/baseos/repodata/repomd.xml",
+            s.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Plain HTTP on the TLS port gets no page.
+    let plain = s.url.replace("https://", "http://");
+    assert!(
+        Client::new()
+            .get(format!(
+                "{plain}/repos/acme/library/acme-os/baseos/repodata/repomd.xml"
+            ))
+            .send()
+            .is_err()
+    );
+}
+
+#[test]
+fn a_request_head_larger_than_the_limit_is_refused() {
+    let p = pack(&testdata().join("catalog.toml"), &[]);
+    let store = trusting_store(p.tmp.path(), &p.key);
+    let s = Server::start(&store, &[]);
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    // One huge header, and very many small ones.
+    let huge = format!("X-Big: {}\r\n", "a".repeat(256 * 1024));
+    let many: String = (0..300)
+        .map(|i| format!("X-H{i}: {}\r\n", "b".repeat(990)))
+        .collect();
+    for headers in [huge, many] {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        let request = format!("GET /api/v1/status HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+        // The server may answer and close before the whole head is written.
+        let _ = conn.write_all(request.as_bytes());
+        let mut answer = vec![0u8; 64];
+        let n = conn.read(&mut answer).unwrap_or(0);
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{} bytes of headers: {answer:?}",
+            headers.len()
+        );
+    }
+    // The server still serves.
+    assert_eq!(s.get("/imports").0, 200);
 }

@@ -1,0 +1,136 @@
+//! Accepting connections, with every limit explicit: how many connections at once, how
+//! large the request head may be, how long a client may take to send it, how long a
+//! connection may sit idle; and TLS (rustls) when a certificate is given.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// Most connections open at once; more are closed as they arrive.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Request heads (request line and headers) are read into a buffer of at most this size;
+/// a head that does not fit once the buffer is full is refused (431). hyper reads
+/// adaptively, so a head of up to twice this may fit in one read: heads over 128 KiB are
+/// always refused.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Time a client has to send a request's head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A certificate and key for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file.
+    #[error("{path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// rustls refused the pair.
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// The process's TLS provider (ring), for the server and for push/pull.
+pub fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A TLS acceptor from PEM files.
+pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    tls_provider();
+    let bad = |path: &Path, detail: String| TlsError::File {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| bad(&files.cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&files.cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad(&files.cert, "holds no certificate".into()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad(&files.key, e.to_string()))?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serve `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = &mut shutdown => return,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                // Out of file descriptors and the like: wait a little, keep serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = TowerToHyperService::new(app);
+            match tls {
+                None => connection(TokioIo::new(tcp), svc).await,
+                Some(acc) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await
+                    {
+                        connection(TokioIo::new(s), svc).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn connection<I>(io: I, svc: TowerToHyperService<axum::Router>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .keep_alive(true)
+        .serve_connection(io, svc)
+        .await;
+}
