@@ -113,12 +113,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve a store: its repositories to dnf clients, a web UI, and an HTTP API that
-    /// takes volumes uploaded from a browser or `ferry push`.
+    /// Serve a store (its repositories to dnf clients, a web UI, and an HTTP API that takes
+    /// volumes uploaded from a browser or `ferry push`), or, on the connected side, make
+    /// bundles from a catalog and hand out their volumes (`ferry pull`).
+    #[command(group(clap::ArgGroup::new("site").required(true).args(["store", "catalog"])))]
     Serve {
-        /// The store directory (created if missing).
-        #[arg(long, value_name = "STORE")]
-        store: PathBuf,
+        /// Disconnected side: the store directory (created if missing).
+        #[arg(long, value_name = "STORE", conflicts_with_all = ["catalog", "key", "state"])]
+        store: Option<PathBuf>,
+        /// Connected side: the catalog to make bundles from.
+        #[arg(long, value_name = "CATALOG.toml", requires = "key")]
+        catalog: Option<PathBuf>,
+        /// Connected side: the secret key to sign with.
+        #[arg(long, value_name = "PREFIX.key", requires = "catalog")]
+        key: Option<PathBuf>,
+        /// Connected side: the export state directory (default: PREFIX.state beside the key).
+        #[arg(long, value_name = "DIR", requires = "catalog")]
+        state: Option<PathBuf>,
         /// Address and port to listen on (port 0: any free port).
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -155,6 +166,30 @@ enum Command {
         /// Volume directories.
         #[arg(value_name = "VOLDIR", required = true)]
         volumes: Vec<PathBuf>,
+    },
+    /// Download the volumes of a bundle from a connected-side `ferry serve`, then verify them.
+    Pull {
+        /// The server's URL (http://HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The bundle id (or a prefix of it that names one bundle).
+        #[arg(long, value_name = "ID")]
+        bundle: String,
+        /// Directory that receives vol-01, vol-02, … (a pull that stopped continues here).
+        #[arg(long, value_name = "OUTDIR")]
+        out: PathBuf,
+        /// The signer's public key: the bundle must be signed by it.
+        #[arg(long, value_name = "PREFIX.pub", required = true)]
+        trust: Vec<PathBuf>,
+        /// File holding the server's admin token (unless it lets anyone read).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Trust this CA certificate (PEM) for an https:// server, besides the system's.
+        #[arg(long, value_name = "CA.pem")]
+        cacert: Option<PathBuf>,
+        /// Print the verification report as JSON on standard output.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a dnf .repo file for every published repository.
     Repofile {
@@ -234,16 +269,10 @@ pub fn run() -> Result<i32> {
                 (None, true) => Some(pack::Since::Newest),
                 (None, false) => None,
             };
-            opts.media_size = media_size;
             if let Some(m) = max_file_size {
                 opts.max_file_size = m;
             }
-            if let Some(m) = media_size
-                && m < opts.max_file_size
-            {
-                // A file can never be larger than the medium it is on.
-                opts.max_file_size = m;
-            }
+            opts.set_media_size(media_size);
             let progress = progress::for_stderr();
             let s = pack::pack(&cat, &sk, &opts, progress.as_ref())?;
             if json {
@@ -337,6 +366,9 @@ pub fn run() -> Result<i32> {
         }
         Command::Serve {
             store,
+            catalog,
+            key,
+            state,
             listen,
             token_file,
             protect_repos,
@@ -344,8 +376,17 @@ pub fn run() -> Result<i32> {
             tls_cert,
             tls_key,
         } => {
+            let site = match (store, catalog, key) {
+                (Some(store), _, _) => serve::Site::Store(store),
+                (None, Some(catalog), Some(key)) => serve::Site::Export {
+                    catalog,
+                    key,
+                    state,
+                },
+                _ => bail!("give --store STORE, or --catalog CATALOG.toml --key PREFIX.key"),
+            };
             let opts = serve::ServeOptions {
-                store,
+                site,
                 listen,
                 token_file,
                 protect_repos,
@@ -392,6 +433,41 @@ pub fn run() -> Result<i32> {
                 }
             }
             Ok(job.exit_code.unwrap_or(1))
+        }
+        Command::Pull {
+            server,
+            bundle,
+            out,
+            trust,
+            token_file,
+            cacert,
+            json,
+        } => {
+            let keys = load_keys(&trust)?;
+            let token = token_file
+                .as_deref()
+                .map(remote::push::read_token)
+                .transpose()?;
+            let progress = progress::for_stderr();
+            let opts = remote::pull::PullOptions {
+                server,
+                token,
+                cacert,
+                bundle,
+                out,
+                trust: keys.clone(),
+            };
+            let volumes = remote::pull::pull(&opts, progress.as_ref())?;
+            // What arrived is checked as any medium is, with the operator's key.
+            let report = verify::verify(&volumes, &keys, true, progress.as_ref());
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["ok"] = serde_json::Value::Bool(report.ok());
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.ok() { 0 } else { 1 })
         }
         Command::Trust { action } => match action {
             TrustAction::Add { store, key } => {

@@ -64,6 +64,17 @@ impl PackOptions {
             since: None,
         }
     }
+
+    /// Media of `size` bytes (`None`: one volume). No file is larger than its medium, so
+    /// the largest file shrinks to the media size when that is smaller.
+    pub fn set_media_size(&mut self, size: Option<u64>) {
+        self.media_size = size;
+        if let Some(m) = size
+            && m < self.max_file_size
+        {
+            self.max_file_size = m;
+        }
+    }
 }
 
 /// What was packed.

@@ -1,5 +1,7 @@
-//! Talking to a `ferry serve` from the command line: [`push`] uploads volumes to it.
+//! Talking to a `ferry serve` from the command line: [`push`] uploads volumes to a
+//! store's server; [`pull`] downloads the volumes a connected-side server made.
 
+pub mod pull;
 pub mod push;
 
 use std::path::Path;

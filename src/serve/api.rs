@@ -80,33 +80,31 @@ impl IntoResponse for UploadError {
 /// check runs before any body byte is read.
 pub async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let caller = auth::identify(req.headers(), &st.token, &st.sessions);
+    match check(&caller, &req, st.public_ui) {
+        Ok(()) => next.run(req).await,
+        Err(r) => r,
+    }
+}
+
+/// [`auth::allow`] for a request, as a response when refused.
+pub fn check(caller: &Caller, req: &Request, public_read: bool) -> Result<(), Response> {
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    match caller {
-        Caller::Wrong => return error(StatusCode::FORBIDDEN, "wrong token"),
-        Caller::Anonymous if !(read && st.public_ui) => {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "log in: send Authorization: Bearer TOKEN (the admin token file of ferry serve)",
-            );
+    let csrf = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok());
+    auth::allow(caller, read, public_read, csrf).map_err(|d| {
+        let status = match d {
+            auth::Denied::NoToken => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        let mut r = error(status, d.message());
+        if d == auth::Denied::NoToken {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return r;
         }
-        _ => {}
-    }
-    if !read {
-        let csrf = req
-            .headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok());
-        if !caller.may_change(csrf) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "a change made from a browser session needs its CSRF token (X-CSRF-Token)",
-            );
-        }
-    }
-    next.run(req).await
+        r
+    })
 }
 
 /// The API's routes.
@@ -146,14 +144,15 @@ pub fn routes(st: AppState) -> axum::Router<AppState> {
     info(title = "ferry serve", description = "The disconnected site's repository server: status, trusted keys, and the upload and import of signed volumes."),
     paths(status, repositories, repository, content_views, bundles, staged, repofile, keys_list, keys_add, keys_remove, jobs_list, job_create, job_get, volume_post, upload_get, file_head, file_patch),
     components(schemas(ApiError, JobView, VolumeView, JobCreated, KeyAdded, KeyView)),
-    modifiers(&Security),
+    modifiers(&BearerScheme),
     security(("token" = []))
 )]
 struct Doc;
 
-struct Security;
+/// The token as an HTTP Bearer scheme in an OpenAPI document.
+pub struct BearerScheme;
 
-impl utoipa::Modify for Security {
+impl utoipa::Modify for BearerScheme {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         let c = api.components.get_or_insert_with(Default::default);

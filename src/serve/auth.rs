@@ -197,6 +197,52 @@ impl Caller {
     }
 }
 
+/// Whether a request may go ahead, decided before any body byte is read: a wrong
+/// credential never; no credential only for reading when `public_read`; a change made with
+/// a browser session only with its CSRF token (`csrf`, from `X-CSRF-Token`).
+pub fn allow(
+    caller: &Caller,
+    read: bool,
+    public_read: bool,
+    csrf: Option<&str>,
+) -> Result<(), Denied> {
+    match caller {
+        Caller::Wrong => return Err(Denied::WrongToken),
+        Caller::Anonymous if !(read && public_read) => return Err(Denied::NoToken),
+        _ => {}
+    }
+    if !read && !caller.may_change(csrf) {
+        return Err(Denied::NoCsrf);
+    }
+    Ok(())
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No credential (401).
+    NoToken,
+    /// A wrong one (403).
+    WrongToken,
+    /// A browser change without its CSRF token (403).
+    NoCsrf,
+}
+
+impl Denied {
+    /// What to tell the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            Denied::NoToken => {
+                "log in: send Authorization: Bearer TOKEN (the admin token file of ferry serve)"
+            }
+            Denied::WrongToken => "wrong token",
+            Denied::NoCsrf => {
+                "a change made from a browser session needs its CSRF token (X-CSRF-Token)"
+            }
+        }
+    }
+}
+
 /// Identify the caller from the request headers.
 pub fn identify(headers: &HeaderMap, token: &Token, sessions: &Sessions) -> Caller {
     if let Some(v) = headers.get(header::AUTHORIZATION) {

@@ -11,9 +11,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod export;
 pub mod jobs;
 pub mod listen;
 pub mod repos;
+pub mod tarstream;
 pub mod ui;
 pub mod uploads;
 
@@ -30,14 +32,30 @@ use crate::store::{Access, Store};
 use auth::{Caller, Sessions, Token};
 use uploads::Uploads;
 
+/// Which side a server is for.
+#[derive(Debug, Clone)]
+pub enum Site {
+    /// The disconnected side: a store, its repositories, uploads and imports.
+    Store(PathBuf),
+    /// The connected side: make bundles from a catalog and hand out their volumes.
+    Export {
+        /// The catalog file.
+        catalog: PathBuf,
+        /// The secret key.
+        key: PathBuf,
+        /// The export state directory (default: beside the key).
+        state: Option<PathBuf>,
+    },
+}
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// The store.
-    pub store: PathBuf,
+    /// What to serve.
+    pub site: Site,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The admin token's file (default: `STORE/admin-token`).
+    /// The admin token's file (default: `STORE/admin-token`, or `STATE/admin-token`).
     pub token_file: Option<PathBuf>,
     /// Require the token for `/repos/` too.
     pub protect_repos: bool,
@@ -57,6 +75,12 @@ pub enum ServeError {
     /// The token file.
     #[error(transparent)]
     Token(#[from] auth::TokenError),
+    /// The signing key.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// The catalog.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// Listening.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -97,20 +121,67 @@ pub type AppState = Arc<Shared>;
 /// Serve until interrupted (SIGINT or SIGTERM). `announce` is told the address and the
 /// token file once listening.
 pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeError> {
-    // Make the store if it is new, and finish anything an interrupted import left.
-    {
-        let s = Store::open(&opts.store, Access::Write { wait: true }, &|m| announce(m))?;
-        s.reconcile()?;
-    }
-    let token_file = opts
-        .token_file
-        .clone()
-        .unwrap_or_else(|| opts.store.join("admin-token"));
-    let (token, created) = Token::load_or_create(&token_file)?;
     let tls = opts.tls.as_ref().map(listen::acceptor).transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let default_token = |dir: &std::path::Path| {
+        opts.token_file
+            .clone()
+            .unwrap_or_else(|| dir.join("admin-token"))
+    };
+    let (app, token_file, created) = match &opts.site {
+        Site::Store(store) => {
+            // Make the store if it is new, and finish anything an interrupted import left.
+            {
+                let s = Store::open(store, Access::Write { wait: true }, &|m| announce(m))?;
+                s.reconcile()?;
+            }
+            let token_file = default_token(store);
+            let (token, created) = Token::load_or_create(&token_file)?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let uploads = Arc::new(Uploads::new(store, tx));
+            rt.spawn(jobs::worker(uploads.clone(), rx));
+            let state: AppState = Arc::new(Shared {
+                store: store.clone(),
+                token,
+                sessions: Sessions::default(),
+                uploads,
+                protect_repos: opts.protect_repos,
+                public_ui: opts.public_ui,
+                tls: tls.is_some(),
+            });
+            (router(state), token_file, created)
+        }
+        Site::Export {
+            catalog,
+            key,
+            state,
+        } => {
+            // Both are checked now, so that a mistake shows before anyone logs in.
+            crate::catalog::load(catalog)?;
+            let sk = crate::keys::load_secret(key)?;
+            let state = state
+                .clone()
+                .unwrap_or_else(|| crate::pack::state::default_dir(key));
+            let out = state.join("served");
+            std::fs::create_dir_all(&out)?;
+            let token_file = default_token(&state);
+            let (token, created) = Token::load_or_create(&token_file)?;
+            let st = Arc::new(export::Export {
+                catalog: catalog.clone(),
+                key: sk,
+                state,
+                out,
+                token,
+                sessions: Sessions::default(),
+                public_ui: opts.public_ui,
+                tls: tls.is_some(),
+                jobs: Default::default(),
+            });
+            (export::router(st), token_file, created)
+        }
+    };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
@@ -119,18 +190,6 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
                 source,
             })?;
         let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let uploads = Arc::new(Uploads::new(&opts.store, tx));
-        tokio::spawn(jobs::worker(uploads.clone(), rx));
-        let state: AppState = Arc::new(Shared {
-            store: opts.store.clone(),
-            token,
-            sessions: Sessions::default(),
-            uploads,
-            protect_repos: opts.protect_repos,
-            public_ui: opts.public_ui,
-            tls: tls.is_some(),
-        });
         announce(&format!(
             "admin token {} {}",
             if created { "written to" } else { "read from" },
@@ -138,7 +197,7 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
         ));
         let scheme = if tls.is_some() { "https" } else { "http" };
         announce(&format!("listening on {scheme}://{addr}"));
-        listen::serve(listener, router(state), tls, shutdown()).await;
+        listen::serve(listener, app, tls, shutdown()).await;
         Ok(())
     })
 }

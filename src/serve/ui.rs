@@ -20,17 +20,28 @@ const UPLOAD_JS: &str = include_str!("assets/upload.js");
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", get(home))
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
+        .merge(login_routes::<super::Shared>())
         .route("/upload", get(upload_page))
         .route("/repository", get(repository_page))
         .route("/keys", get(keys_page).post(keys_add))
         .route("/keys/remove", post(keys_remove))
         .route("/assets/upload.js", get(upload_js))
-        .route("/assets/style.css", get(style))
 }
 
+/// The store server's navigation.
+const STORE_NAV: &[(&str, &str)] = &[
+    ("/", "Status"),
+    ("/upload", "Upload volumes"),
+    ("/keys", "Trusted keys"),
+    ("/api/v1/openapi.json", "API"),
+];
+
 fn page(title: &str, caller: &Caller, body: Markup) -> Markup {
+    page_nav(title, caller, STORE_NAV, body)
+}
+
+/// A page with the given navigation links.
+pub fn page_nav(title: &str, caller: &Caller, nav: &[(&str, &str)], body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -44,10 +55,7 @@ fn page(title: &str, caller: &Caller, body: Markup) -> Markup {
                 header {
                     a.brand href="/" { "ferry" }
                     nav {
-                        a href="/" { "Status" }
-                        a href="/upload" { "Upload volumes" }
-                        a href="/keys" { "Trusted keys" }
-                        a href="/api/v1/openapi.json" { "API" }
+                        @for (href, label) in nav { a href=(href) { (label) } }
                         @if let Caller::Browser { csrf, .. } = caller {
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -78,10 +86,40 @@ async fn upload_js() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript")], UPLOAD_JS).into_response()
 }
 
-async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let c = auth::identify(&headers, &st.token, &st.sessions);
+/// What the login pages need of a server's state.
+pub trait Gate: Send + Sync + 'static {
+    /// The admin token.
+    fn token(&self) -> &auth::Token;
+    /// Browser sessions.
+    fn sessions(&self) -> &auth::Sessions;
+    /// Served over TLS (cookies are then Secure).
+    fn tls(&self) -> bool;
+}
+
+impl Gate for super::Shared {
+    fn token(&self) -> &auth::Token {
+        &self.token
+    }
+    fn sessions(&self) -> &auth::Sessions {
+        &self.sessions
+    }
+    fn tls(&self) -> bool {
+        self.tls
+    }
+}
+
+/// The login and logout routes for a server whose state is `Arc<G>`.
+pub fn login_routes<G: Gate>() -> axum::Router<std::sync::Arc<G>> {
+    axum::Router::new()
+        .route("/login", get(login_page::<G>).post(login::<G>))
+        .route("/logout", post(logout::<G>))
+        .route("/assets/style.css", get(style))
+}
+
+async fn login_page<G: Gate>(State(st): State<std::sync::Arc<G>>, headers: HeaderMap) -> Response {
+    let c = auth::identify(&headers, st.token(), st.sessions());
     Html(
-        page("Log in", &c, html! {
+        page_nav("Log in", &c, &[], html! {
             h1 { "Log in" }
             p { "Paste the admin token: the file named when " code { "ferry serve" } " started (by default " code { "STORE/admin-token" } ")." }
             form method="post" action="/login" {
@@ -100,14 +138,15 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    if !st.token.matches(f.token.trim()) {
+async fn login<G: Gate>(State(st): State<std::sync::Arc<G>>, Form(f): Form<LoginForm>) -> Response {
+    if !st.token().matches(f.token.trim()) {
         return (
             StatusCode::FORBIDDEN,
             Html(
-                page(
+                page_nav(
                     "Log in",
                     &Caller::Anonymous,
+                    &[],
                     html! {
                         h1 { "Log in" }
                         p.error { "That is not the admin token." }
@@ -119,11 +158,11 @@ async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response
         )
             .into_response();
     }
-    let (id, _) = st.sessions.create();
+    let (id, _) = st.sessions().create();
     (
         StatusCode::SEE_OTHER,
         [
-            (header::SET_COOKIE, auth::session_cookie(&id, st.tls)),
+            (header::SET_COOKIE, auth::session_cookie(&id, st.tls())),
             (header::LOCATION, "/".to_string()),
         ],
     )
@@ -135,17 +174,17 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(
-    State(st): State<AppState>,
+async fn logout<G: Gate>(
+    State(st): State<std::sync::Arc<G>>,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let c = auth::identify(&headers, &st.token, &st.sessions);
+    let c = auth::identify(&headers, st.token(), st.sessions());
     if !c.may_change(Some(&f.csrf)) {
         return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
     }
     if let Caller::Browser { session, .. } = c {
-        st.sessions.remove(&session);
+        st.sessions().remove(&session);
     }
     (
         StatusCode::SEE_OTHER,

@@ -23,14 +23,19 @@ pub struct Server {
 impl Server {
     /// Serve `store` (created if missing) with extra flags.
     pub fn start(store: &Path, extra: &[&str]) -> Self {
+        let mut args: Vec<std::ffi::OsString> = vec!["--store".into(), store.into()];
+        args.extend(extra.iter().map(|a| a.into()));
+        Self::start_with(&args, &store.join("admin-token"))
+    }
+
+    /// `ferry serve ARGS`, whose admin token is in `token_file`.
+    pub fn start_with(args: &[std::ffi::OsString], token_file: &Path) -> Self {
         // The HTTP clients of these tests use rustls with ring, as ferry does.
         ferry::serve::listen::tls_provider();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .arg("serve")
-            .arg("--store")
-            .arg(store)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -47,7 +52,7 @@ impl Server {
         };
         // Keep reading its output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let token = std::fs::read_to_string(store.join("admin-token"))
+        let token = std::fs::read_to_string(token_file)
             .unwrap()
             .trim()
             .to_string();
@@ -954,4 +959,142 @@ fn a_request_head_larger_than_the_limit_is_refused() {
     }
     // The server still serves.
     assert_eq!(s.get("/imports").0, 200);
+}
+
+#[test]
+fn the_connected_side_makes_bundles_as_jobs_and_hands_out_their_volumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = keygen(tmp.path(), "site");
+    let state = tmp.path().join("state");
+    let s = Server::start_with(
+        &[
+            "--catalog".into(),
+            testdata().join("catalog.toml").into(),
+            "--key".into(),
+            super::common::key(&key).into(),
+            "--state".into(),
+            state.clone().into(),
+        ],
+        &state.join("admin-token"),
+    );
+    // Making a bundle needs the token.
+    let r = s
+        .client
+        .post(s.api("/bundles"))
+        .json(&serde_json::json!({"media_size": "1M"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let make = |body: Value| -> Value {
+        let r = s
+            .client
+            .post(s.api("/bundles"))
+            .bearer_auth(&s.token)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        let id = r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for _ in 0..600 {
+            let (_, j) = s.get(&format!("/packs/{id}"));
+            if j["state"] == "done" {
+                return j;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the pack job did not finish");
+    };
+    let first = make(serde_json::json!({"media_size": "1M"}));
+    assert_eq!(first["error"], Value::Null, "{first}");
+    assert_eq!(first["sequence"], 1);
+    assert_eq!(first["volumes"], 3);
+    let second = make(serde_json::json!({"incremental": true}));
+    assert_eq!(second["sequence"], 2, "{second}");
+    assert_eq!(second["base"], first["bundle"]);
+    let (_, list) = s.get("/bundles");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["id"], second["bundle"]);
+    let id = first["bundle"].as_str().unwrap().to_string();
+
+    // A pull with another key than the signer's writes nothing.
+    let token_file = tmp.path().join("token");
+    std::fs::write(&token_file, &s.token).unwrap();
+    let other = keygen(tmp.path(), "other");
+    let out = tmp.path().join("pulled");
+    let (code, _, err) = run(ferry()
+        .args(["pull", "--server", &s.url, "--bundle", &id[..12], "--out"])
+        .arg(&out)
+        .arg("--trust")
+        .arg(public(&other))
+        .arg("--token-file")
+        .arg(&token_file));
+    assert_eq!(code, 1);
+    assert!(err.contains("not a key given with --trust"), "{err}");
+    assert!(!out.exists());
+
+    // An earlier pull stopped halfway through volume 1's pack: pull continues it, and
+    // verifies what it wrote with the operator's key.
+    let made = state.join("served").join(&id);
+    let pack1 = "vol-01/packs/0001.ferrypack";
+    let whole = std::fs::read(made.join(pack1)).unwrap();
+    std::fs::create_dir_all(out.join("vol-01/packs")).unwrap();
+    std::fs::write(out.join(pack1), &whole[..whole.len() / 2]).unwrap();
+    let pull = |out: &Path| {
+        run(ferry()
+            .args(["pull", "--server", &s.url, "--bundle", &id[..12], "--out"])
+            .arg(out)
+            .arg("--trust")
+            .arg(public(&key))
+            .arg("--token-file")
+            .arg(&token_file))
+    };
+    let (code, o, e) = pull(&out);
+    assert_eq!(code, 0, "{o}\n{e}");
+    assert!(o.contains("OK: every volume is intact"), "{o}");
+    assert_eq!(tree_bytes(&out), tree_bytes(&made));
+
+    // A damaged partial file is not trusted: verification names it.
+    let out2 = tmp.path().join("pulled2");
+    std::fs::create_dir_all(out2.join("vol-01/packs")).unwrap();
+    let mut bad = whole[..whole.len() / 2].to_vec();
+    bad[100] ^= 1;
+    std::fs::write(out2.join(pack1), &bad).unwrap();
+    let (code, o, _) = pull(&out2);
+    assert_eq!(code, 1, "{o}");
+    assert!(o.contains("0001.ferrypack"), "{o}");
+
+    // The tar of a volume holds exactly its files, at the length announced.
+    let r = s
+        .client
+        .get(s.api(&format!("/bundles/{id}/volumes/2/tar")))
+        .bearer_auth(&s.token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let announced: u64 = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = r.bytes().unwrap();
+    assert_eq!(bytes.len() as u64, announced);
+    let mut files = std::collections::BTreeMap::new();
+    for e in tar::Archive::new(&bytes[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type().is_file() {
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            files.insert(name.strip_prefix("vol-02/").unwrap().to_string(), data);
+        }
+    }
+    assert_eq!(files, tree_bytes(&made.join("vol-02")));
+
+    // The pulled media import like any other.
+    let store = tmp.path().join("store");
+    must_import(&store, &key, &volumes(&out));
 }
