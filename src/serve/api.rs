@@ -81,19 +81,19 @@ impl IntoResponse for UploadError {
 pub async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let caller = auth::identify(req.headers(), &st.token, &st.sessions);
     match check(&caller, &req, st.public_ui) {
-        Ok(()) => next.run(req).await,
-        Err(r) => r,
+        None => next.run(req).await,
+        Some(r) => r,
     }
 }
 
-/// [`auth::allow`] for a request, as a response when refused.
-pub fn check(caller: &Caller, req: &Request, public_read: bool) -> Result<(), Response> {
+/// [`auth::allow`] for a request: the refusal to send, if any.
+pub fn check(caller: &Caller, req: &Request, public_read: bool) -> Option<Response> {
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let csrf = req
         .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok());
-    auth::allow(caller, read, public_read, csrf).map_err(|d| {
+    auth::allow(caller, read, public_read, csrf).err().map(|d| {
         let status = match d {
             auth::Denied::NoToken => StatusCode::UNAUTHORIZED,
             _ => StatusCode::FORBIDDEN,

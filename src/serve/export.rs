@@ -121,8 +121,8 @@ pub fn router(st: St) -> axum::Router {
 async fn authorize(State(st): State<St>, req: Request, next: Next) -> Response {
     let caller = auth::identify(req.headers(), &st.token, &st.sessions);
     match super::api::check(&caller, &req, st.public_ui) {
-        Ok(()) => next.run(req).await,
-        Err(r) => r,
+        None => next.run(req).await,
+        Some(r) => r,
     }
 }
 
