@@ -16,32 +16,7 @@ cargo build --release --locked --quiet
 FERRY=$PWD/target/release/ferry
 
 # make_rpm I: build bench$I (RPM_MB of random bytes, stored uncompressed) into $LIB/Packages
-make_rpm() {
-    local i=$1 W
-    W=$(mktemp -d)
-    mkdir -p "$W/SOURCES" "$W/SPECS" "$LIB/Packages"
-    head -c $((RPM_MB << 20)) /dev/urandom > "$W/SOURCES/blob$i.bin"
-    cat > "$W/SPECS/b$i.spec" <<SPEC
-Name: bench$i
-Version: 1
-Release: 1
-Summary: benchmark payload
-License: none
-BuildArch: noarch
-Source0: blob$i.bin
-%description
-payload
-%install
-mkdir -p %{buildroot}/opt/bench
-cp %{SOURCE0} %{buildroot}/opt/bench/
-%files
-/opt/bench/blob$i.bin
-SPEC
-    HOME=$W rpmbuild --quiet -bb --define "_topdir $W" --define "_binary_payload w0.ufdio" \
-        --define "_build_id_links none" "$W/SPECS/b$i.spec" 2>/dev/null
-    mv "$W"/RPMS/noarch/*.rpm "$LIB/Packages/"
-    rm -rf "$W"
-}
+source bench/rpm.sh
 
 if [[ ! -f $LIB/repodata/repomd.xml ]]; then
     echo "building $N RPMs of $RPM_MB MB in $LIB ..." >&2

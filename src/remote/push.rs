@@ -19,7 +19,7 @@ use crate::serve::jobs::JobView;
 use crate::serve::uploads::VolumeView;
 
 /// Bytes sent per request.
-pub const CHUNK: u64 = 8 * 1024 * 1024;
+pub const CHUNK: u64 = 16 * 1024 * 1024;
 /// Attempts at one chunk before giving up.
 const ATTEMPTS: u32 = 5;
 
@@ -189,25 +189,8 @@ fn push_volume(
         let local = dir.join(&path);
         let mut file = std::fs::File::open(&local).map_err(io(local.clone()))?;
         let url = api.url(&format!("/uploads/{}/{path}", view.key));
-        let mut buf = Vec::new();
         loop {
-            let n = CHUNK.min(len - offset);
-            buf.clear();
-            file.seek(std::io::SeekFrom::Start(offset))
-                .map_err(io(local.clone()))?;
-            (&mut file)
-                .take(n)
-                .read_to_end(&mut buf)
-                .map_err(io(local.clone()))?;
-            if buf.len() as u64 != n {
-                return Err(RemoteError::Io {
-                    path: local.clone(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the file shrank while it was sent",
-                    ),
-                });
-            }
+            let mut chunk = read_chunk(&mut file, &local, offset, CHUNK.min(len - offset))?;
             let mut attempt = 0;
             let r = loop {
                 attempt += 1;
@@ -217,7 +200,7 @@ fn push_volume(
                     .header("Upload-Offset", offset)
                     .header("Upload-Length", len)
                     .header("Content-Type", "application/offset+octet-stream")
-                    .body(buf.clone());
+                    .body(chunk.clone());
                 match api.send(req, &url) {
                     Ok(r) => break r,
                     Err(
@@ -243,13 +226,7 @@ fn push_volume(
                         if now != offset {
                             // The server kept part of the chunk: continue from there.
                             break_resume(&mut offset, now, progress);
-                            buf.clear();
-                            file.seek(std::io::SeekFrom::Start(offset))
-                                .map_err(io(local.clone()))?;
-                            (&mut file)
-                                .take(CHUNK.min(len - offset))
-                                .read_to_end(&mut buf)
-                                .map_err(io(local.clone()))?;
+                            chunk = read_chunk(&mut file, &local, offset, CHUNK.min(len - offset))?;
                         }
                         continue;
                     }
@@ -299,6 +276,29 @@ fn push_volume(
         }
         _ => Ok(()),
     }
+}
+
+/// `n` bytes of `file` from `offset` (one request's body).
+fn read_chunk(
+    file: &mut std::fs::File,
+    path: &Path,
+    offset: u64,
+    n: u64,
+) -> Result<bytes::Bytes, RemoteError> {
+    let io = |source| RemoteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut buf = Vec::with_capacity(n as usize);
+    file.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+    file.take(n).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 != n {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was sent",
+        )));
+    }
+    Ok(bytes::Bytes::from(buf))
 }
 
 fn break_resume(offset: &mut u64, now: u64, progress: &dyn Progress) {

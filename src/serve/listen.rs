@@ -131,6 +131,9 @@ where
         .header_read_timeout(HEAD_TIMEOUT)
         .max_buf_size(MAX_HEAD)
         .keep_alive(true)
+        // Bodies are written from their own buffers (vectored writes), not copied into
+        // hyper's.
+        .writev(true)
         .serve_connection(io, svc)
         .await;
 }

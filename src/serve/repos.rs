@@ -12,18 +12,17 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Largest request path accepted (bytes, before decoding).
 pub const MAX_REQUEST_PATH: usize = 4096;
 /// Read size when streaming a file.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// Why a path cannot be served.
 #[derive(Debug, PartialEq, Eq)]
@@ -139,7 +138,7 @@ pub fn content_type(name: &str) -> &'static str {
         "gz" => "application/gzip",
         "bz2" => "application/x-bzip2",
         "xz" => "application/x-xz",
-        "zst" | "zck" if ext == "zst" => "application/zstd",
+        "zst" => "application/zstd",
         "rpm" => "application/x-rpm",
         "asc" => "application/pgp-signature",
         "sqlite" => "application/vnd.sqlite3",
@@ -271,17 +270,51 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
     if method == Method::HEAD {
         return (status, common).into_response();
     }
-    let mut f = tokio::fs::File::from_std(file);
-    if start > 0 && f.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(count), CHUNK);
-    (status, common, Body::from_stream(stream)).into_response()
+    (
+        status,
+        common,
+        Body::from_stream(file_stream(file, start, count)),
+    )
+        .into_response()
 }
 
-/// When a response was made, for logs.
-pub fn now() -> SystemTime {
-    SystemTime::now()
+/// `count` bytes of `file` from `start`, read by a blocking thread of its own in large
+/// chunks (a few in flight), so that the async workers only hand buffers to the sockets.
+pub fn file_stream(
+    file: File,
+    start: u64,
+    count: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt as _;
+        let mut at = start;
+        let end = start.saturating_add(count);
+        while at < end {
+            let n = CHUNK.min((end - at) as usize);
+            let mut buf = vec![0u8; n];
+            let got = match file.read_at(&mut buf, at) {
+                Ok(0) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file shrank",
+                    )));
+                    return;
+                }
+                Ok(k) => k,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            buf.truncate(got);
+            at += got as u64;
+            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+                return; // the client left
+            }
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 #[cfg(test)]

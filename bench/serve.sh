@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark of `ferry serve`: upload a 1 GiB volume over loopback with `ferry push` (which
+# the server checks and imports), then serve the 1 GiB package in it to 8 parallel clients,
+# beside `python3 -m http.server` and nginx serving the same file, in the same run.
+#
+# Usage: bench/serve.sh [RPM_MB] [CLIENTS]     (default 1024 MB, 8 clients)
+# Needs rpmbuild, createrepo_c, curl, nginx (installed from Debian when missing), GNU time.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+RPM_MB=${1:-1024}
+CLIENTS=${2:-8}
+DIR=${BENCH_DIR:-/tmp/ferry-bench}/serve-$RPM_MB
+LIB=$DIR/lib
+command -v nginx >/dev/null || { apt-get install -y -qq nginx >/dev/null; }
+cargo build --release --locked --quiet
+FERRY=$PWD/target/release/ferry
+source bench/rpm.sh
+
+if [[ ! -f $LIB/repodata/repomd.xml ]]; then
+    echo "building one RPM of $RPM_MB MB in $LIB ..." >&2
+    make_rpm 1
+    createrepo_c --quiet "$LIB"
+fi
+cat > "$DIR/catalog.toml" <<CAT
+organization = "bench"
+[[product]]
+label = "bench"
+name = "Benchmark"
+[[product.repository]]
+label = "repo"
+name = "One big RPM"
+path = "$LIB"
+CAT
+rm -rf "$DIR/out" "$DIR/store" "$DIR/key".* "$DIR/nginx"
+"$FERRY" keygen --out "$DIR/key" >/dev/null
+"$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/out" >/dev/null 2>&1
+"$FERRY" trust add --store "$DIR/store" "$DIR/key.pub" >/dev/null
+volume_mb=$(du -sbL "$DIR/out/vol-01" | awk '{print int($1/1000000)}')
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+echo "ferry push of a $volume_mb MB volume over loopback:"
+P=$(port)
+"$FERRY" serve --store "$DIR/store" --listen "127.0.0.1:$P" > "$DIR/serve.log" 2>&1 &
+pids+=($!); SERVER=$!
+for _ in $(seq 50); do grep -q listening "$DIR/serve.log" && break; sleep 0.1; done
+idle=$(rss $SERVER)
+
+/usr/bin/time -f "%e %M" -o "$DIR/time" "$FERRY" push --server "http://127.0.0.1:$P" \
+    --token-file "$DIR/store/admin-token" "$DIR/out/vol-01" > /dev/null 2> "$DIR/push.err"
+read -r secs client_rss < "$DIR/time"
+# The upload alone: push's progress line "uploading …: done in N.Ns" (plain lines off a terminal).
+up=$(grep -o 'uploading .*: done in [0-9.]*s' "$DIR/push.err" | grep -o '[0-9.]*s$' | tr -d s)
+printf '%-44s %6.2f s %7.0f MB/s\n' "  upload (checked as it arrives)" "$up" "$(echo "$volume_mb / $up" | bc -l)"
+printf '%-44s %6.2f s %7.0f MB/s   server peak RSS %6d KB (idle %d), client %d KB\n' \
+    "  upload + import (until push returns)" "$secs" \
+    "$(echo "$volume_mb / $secs" | bc -l)" "$(rss $SERVER)" "$idle" "$client_rss"
+
+REL=bench/library/bench/repo/Packages/bench1-1-1.noarch.rpm
+size=$(stat -L -c %s "$DIR/store/published/$REL")
+# fetch NAME URL: CLIENTS parallel downloads of the package; time, throughput.
+fetch() {
+    local name=$1 url=$2 start end
+    curl -sf -o /dev/null "$url" # warm the page cache and check the URL
+    start=$(date +%s.%N)
+    local curls=()
+    for _ in $(seq "$CLIENTS"); do curl -sf -o /dev/null "$url" & curls+=($!); done
+    wait "${curls[@]}"
+    end=$(date +%s.%N)
+    local secs mbs
+    secs=$(echo "$end - $start" | bc -l)
+    mbs=$(echo "$CLIENTS * $size / 1000000 / $secs" | bc -l)
+    printf '%-44s %6.2f s %7.0f MB/s' "$name: $CLIENTS x $((size / 1000000)) MB" "$secs" "$mbs"
+    echo "$mbs" > "$DIR/last"
+}
+
+fetch "ferry serve" "http://127.0.0.1:$P/repos/$REL"; ferry_mbs=$(cat "$DIR/last")
+printf '   server peak RSS %6d KB\n' "$(rss $SERVER)"
+
+P2=$(port)
+(cd "$DIR/store/published" && exec python3 -m http.server "$P2" --bind 127.0.0.1 >/dev/null 2>&1) &
+pids+=($!)
+sleep 1
+fetch "python3 -m http.server" "http://127.0.0.1:$P2/$REL"; echo
+
+P3=$(port)
+mkdir -p "$DIR/nginx"
+cat > "$DIR/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    client_body_temp_path $DIR/nginx/body;
+    proxy_temp_path $DIR/nginx/proxy;
+    fastcgi_temp_path $DIR/nginx/fastcgi;
+    uwsgi_temp_path $DIR/nginx/uwsgi;
+    scgi_temp_path $DIR/nginx/scgi;
+    server {
+        listen 127.0.0.1:$P3;
+        root $DIR/store/published;
+        disable_symlinks off;
+    }
+}
+NGINX
+nginx -c "$DIR/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+sleep 1
+fetch "nginx (sendfile)" "http://127.0.0.1:$P3/$REL"; nginx_mbs=$(cat "$DIR/last"); echo
+printf 'ferry serve / nginx: %.2f\n' "$(echo "$ferry_mbs / $nginx_mbs" | bc -l)"
