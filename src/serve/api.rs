@@ -190,28 +190,35 @@ pub enum Need {
     Change,
 }
 
-/// Run `f` on the store in a blocking task.
-pub async fn with_store<F>(st: AppState, need: Need, f: F) -> Response
+/// Run `f` on the store (opened as `need` says) in a blocking task.
+pub async fn on_store<T, F>(root: std::path::PathBuf, need: Need, f: F) -> Result<T, Failure>
 where
-    F: FnOnce(&Store) -> Result<Response, Failure> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, Failure> + Send + 'static,
 {
-    let r = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let access = match need {
             Need::Read => Access::Read,
             Need::Change => Access::Write { wait: false },
         };
-        let store = Store::open(&st.store, access, &|_| {}).map_err(|e| match e {
+        let store = Store::open(&root, access, &|_| {}).map_err(|e| match e {
             crate::store::StoreError::Busy(_) => Failure(StatusCode::CONFLICT, e.to_string()),
-            e => Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            e => internal(e),
         })?;
         f(&store)
     })
-    .await;
-    match r {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(f)) => f.into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    .await
+    .unwrap_or_else(|e| Err(internal(e)))
+}
+
+/// [`on_store`] for a handler that answers with `f`'s response, or the failure.
+pub async fn with_store<F>(st: AppState, need: Need, f: F) -> Response
+where
+    F: FnOnce(&Store) -> Result<Response, Failure> + Send + 'static,
+{
+    on_store(st.store.clone(), need, f)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// A failure of the server's own.

@@ -10,6 +10,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::AppState;
+use super::api::{Need, internal, on_store};
 use super::auth::{self, Caller};
 use crate::size::human;
 
@@ -327,19 +328,28 @@ async fn upload_page(State(st): State<AppState>, headers: HeaderMap) -> Response
     Html(page("Upload", &c, body).into_string()).into_response()
 }
 
-/// Run `f` on the store (read-only) in a blocking task; an error page on failure.
+/// Run `f` on the store (read-only) in a blocking task; the message of a failure.
 async fn reading<T: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&crate::store::Store) -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
-    let root = st.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = crate::store::Store::open(&root, crate::store::Access::Read, &|_| {})
-            .map_err(|e| e.to_string())?;
-        f(&store)
+    on_store(st.store.clone(), Need::Read, |store| {
+        f(store).map_err(internal)
     })
     .await
-    .unwrap_or_else(|e| Err(e.to_string()))
+    .map_err(|f| f.1)
+}
+
+/// Change the store in a blocking task (without waiting for an import that holds it).
+async fn changing<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&crate::store::Store) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    on_store(st.store.clone(), Need::Change, |store| {
+        f(store).map_err(internal)
+    })
+    .await
+    .map_err(|f| f.1)
 }
 
 #[derive(Deserialize)]
@@ -476,21 +486,16 @@ async fn keys_add(
     if !c.may_change(Some(&f.csrf)) {
         return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
     }
-    let root = st.store.clone();
     let text = f.key.replace("\r\n", "\n");
     let text = if text.ends_with('\n') {
         text
     } else {
         format!("{text}\n")
     };
-    let r = tokio::task::spawn_blocking(move || {
-        let store =
-            crate::store::Store::open(&root, crate::store::Access::Write { wait: false }, &|_| {})
-                .map_err(|e| e.to_string())?;
-        crate::trust::add(&store, &text).map_err(|e| e.to_string())
+    let r = changing(&st, move |store| {
+        crate::trust::add(store, &text).map_err(|e| e.to_string())
     })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .await;
     let msg = match r {
         Ok(a) => {
             html! { p.ok #added { "Now trusting key " code { (a.key_id) } " (" (a.comment) ")." } }
@@ -515,16 +520,11 @@ async fn keys_remove(
     if !c.may_change(Some(&f.csrf)) {
         return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
     }
-    let root = st.store.clone();
     let id = f.key_id.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        let store =
-            crate::store::Store::open(&root, crate::store::Access::Write { wait: false }, &|_| {})
-                .map_err(|e| e.to_string())?;
-        crate::trust::remove(&store, &id).map_err(|e| e.to_string())
+    let r = changing(&st, move |store| {
+        crate::trust::remove(store, &id).map_err(|e| e.to_string())
     })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .await;
     let msg = match r {
         Ok(true) => html! { p.ok { "No longer trusting key " code { (f.key_id) } "." } },
         Ok(false) => html! { p.error { "Key " code { (f.key_id) } " was not trusted." } },
