@@ -25,16 +25,7 @@ if [[ ! -f $LIB/repodata/repomd.xml ]]; then
 fi
 rm -f "$LIB"/Packages/bench-new*.rpm "$LIB"/Packages/bench0-*.rpm
 createrepo_c --quiet --update "$LIB"
-cat > "$DIR/catalog.toml" <<CAT
-organization = "bench"
-[[product]]
-label = "bench"
-name = "Benchmark"
-[[product.repository]]
-label = "repo"
-name = "Synthetic RPMs"
-path = "$LIB"
-CAT
+write_catalog "$DIR/catalog.toml" "Synthetic RPMs"
 bytes=$(du -sb "$LIB" | cut -f1)
 mb=$((bytes / 1000000))
 echo "library: $mb MB in $N RPMs" >&2

@@ -1,4 +1,20 @@
-# Sourced by the benchmarks. make_rpm I: build the RPM bench$I, holding $RPM_MB MB of random
+# Sourced by the benchmarks.
+
+# write_catalog FILE NAME: a catalog of one repository, $LIB, in organization "bench".
+write_catalog() {
+    cat > "$1" <<CAT
+organization = "bench"
+[[product]]
+label = "bench"
+name = "Benchmark"
+[[product.repository]]
+label = "repo"
+name = "$2"
+path = "$LIB"
+CAT
+}
+
+# make_rpm I: build the RPM bench$I, holding $RPM_MB MB of random
 # bytes stored uncompressed (like the incompressible payloads of real packages), into
 # $LIB/Packages.
 make_rpm() {

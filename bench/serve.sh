@@ -21,16 +21,7 @@ if [[ ! -f $LIB/repodata/repomd.xml ]]; then
     make_rpm 1
     createrepo_c --quiet "$LIB"
 fi
-cat > "$DIR/catalog.toml" <<CAT
-organization = "bench"
-[[product]]
-label = "bench"
-name = "Benchmark"
-[[product.repository]]
-label = "repo"
-name = "One big RPM"
-path = "$LIB"
-CAT
+write_catalog "$DIR/catalog.toml" "One big RPM"
 rm -rf "$DIR/out" "$DIR/store" "$DIR/key".* "$DIR/nginx"
 "$FERRY" keygen --out "$DIR/key" >/dev/null
 "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/out" >/dev/null 2>&1

@@ -330,14 +330,7 @@ pub fn run() -> Result<i32> {
             }
             let progress = progress::for_stderr();
             let report = verify::verify(&volumes, &keys, deep, progress.as_ref());
-            if json {
-                let mut v = serde_json::to_value(&report)?;
-                v["ok"] = serde_json::Value::Bool(report.ok());
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(if report.ok() { 0 } else { 1 })
+            print_report(&report, json)
         }
         Command::Import {
             store,
@@ -460,14 +453,7 @@ pub fn run() -> Result<i32> {
             let volumes = remote::pull::pull(&opts, progress.as_ref())?;
             // What arrived is checked as any medium is, with the operator's key.
             let report = verify::verify(&volumes, &keys, true, progress.as_ref());
-            if json {
-                let mut v = serde_json::to_value(&report)?;
-                v["ok"] = serde_json::Value::Bool(report.ok());
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(if report.ok() { 0 } else { 1 })
+            print_report(&report, json)
         }
         Command::Trust { action } => match action {
             TrustAction::Add { store, key } => {
@@ -527,6 +513,18 @@ fn load_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
         .iter()
         .map(|p| keys::load_public(p).with_context(|| format!("--trust {}", p.display())))
         .collect()
+}
+
+/// A verify report, as text or JSON; the exit code it gives.
+fn print_report(report: &verify::Report, json: bool) -> Result<i32> {
+    if json {
+        let mut v = serde_json::to_value(report)?;
+        v["ok"] = serde_json::Value::Bool(report.ok());
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.ok() { 0 } else { 1 })
 }
 
 /// What `import` (or the import a server ran for `push`) did, for a human.

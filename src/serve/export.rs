@@ -23,7 +23,7 @@ use utoipa::OpenApi;
 
 use super::api::{ApiError, BearerScheme, error};
 use super::auth::{self, Caller, Sessions, Token};
-use super::jobs::Phase;
+use super::jobs::{JobProgress, JobRecord, Phase};
 use super::ui::{Gate, page_nav};
 use crate::format::BundleId;
 use crate::format::signify::SecretKey;
@@ -78,6 +78,8 @@ pub struct PackJob {
     pub state: String,
     /// The running phase.
     pub phase: Option<Phase>,
+    /// What packing said.
+    pub log: Vec<String>,
     /// The bundle made, once done.
     pub bundle: Option<String>,
     /// Its sequence.
@@ -399,41 +401,24 @@ async fn bundle_make(
     }
 }
 
-/// Progress of a pack, into its job.
-struct JobProgress {
+/// A pack job, by id.
+struct PackRecord {
     st: St,
     id: String,
 }
 
-impl JobProgress {
-    fn with(&self, f: impl FnOnce(&mut PackJob)) {
+impl PackRecord {
+    fn update(&self, f: impl FnOnce(&mut PackJob)) {
         if let Some(j) = self.st.jobs.lock().expect("jobs").get_mut(&self.id) {
             f(j);
         }
     }
 }
 
-impl Progress for JobProgress {
-    fn begin(&self, phase: &str, total: Option<u64>) {
-        self.with(|j| {
-            j.phase = Some(Phase {
-                name: phase.into(),
-                total,
-                done: 0,
-            })
-        });
+impl JobRecord for PackRecord {
+    fn with(&self, f: &mut dyn FnMut(&mut Option<Phase>, &mut Vec<String>)) {
+        self.update(|j| f(&mut j.phase, &mut j.log));
     }
-    fn advance(&self, bytes: u64) {
-        self.with(|j| {
-            if let Some(p) = &mut j.phase {
-                p.done = p.done.saturating_add(bytes);
-            }
-        });
-    }
-    fn end(&self) {
-        self.with(|j| j.phase = None);
-    }
-    fn note(&self, _: &str) {}
 }
 
 /// Start a pack job; one at a time.
@@ -456,6 +441,7 @@ fn start(st: &St, req: &MakeRequest) -> Result<PackJob, (StatusCode, String)> {
         created: crate::time::rfc3339(crate::time::now_secs()),
         state: "running".into(),
         phase: None,
+        log: Vec::new(),
         bundle: None,
         sequence: None,
         base: None,
@@ -475,12 +461,12 @@ fn start(st: &St, req: &MakeRequest) -> Result<PackJob, (StatusCode, String)> {
     let st2 = st.clone();
     let incremental = req.incremental;
     tokio::task::spawn_blocking(move || {
-        let progress = JobProgress {
+        let progress = JobProgress(PackRecord {
             st: st2.clone(),
             id: id.clone(),
-        };
+        });
         let result = make(&st2, &id, incremental, media, &progress);
-        progress.with(|j| {
+        progress.0.update(|j| {
             j.state = "done".into();
             j.phase = None;
             match result {

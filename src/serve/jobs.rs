@@ -195,24 +195,20 @@ impl Uploads {
     }
 }
 
-/// Progress of an import, into its job.
-struct JobProgress {
-    uploads: Arc<Uploads>,
-    job: JobId,
+/// A job that keeps its running phase and its log (import jobs here, pack jobs on the
+/// connected side).
+pub trait JobRecord: Sync {
+    /// Run `f` on the job's phase and log, if the job is still known.
+    fn with(&self, f: &mut dyn FnMut(&mut Option<Phase>, &mut Vec<String>));
 }
 
-impl JobProgress {
-    fn with(&self, f: impl FnOnce(&mut super::jobs::Job)) {
-        if let Some(j) = self.uploads.lock().jobs.get_mut(&self.job) {
-            f(j);
-        }
-    }
-}
+/// Progress of the library's work, into a job's record.
+pub struct JobProgress<R>(pub R);
 
-impl Progress for JobProgress {
+impl<R: JobRecord> Progress for JobProgress<R> {
     fn begin(&self, phase: &str, total: Option<u64>) {
-        self.with(|j| {
-            j.phase = Some(Phase {
+        self.0.with(&mut |p, _| {
+            *p = Some(Phase {
                 name: phase.into(),
                 total,
                 done: 0,
@@ -220,17 +216,31 @@ impl Progress for JobProgress {
         });
     }
     fn advance(&self, bytes: u64) {
-        self.with(|j| {
-            if let Some(p) = &mut j.phase {
+        self.0.with(&mut |p, _| {
+            if let Some(p) = p {
                 p.done = p.done.saturating_add(bytes);
             }
         });
     }
     fn end(&self) {
-        self.with(|j| j.phase = None);
+        self.0.with(&mut |p, _| *p = None);
     }
     fn note(&self, line: &str) {
-        self.with(|j| j.log.push(line.into()));
+        self.0.with(&mut |_, log| log.push(line.into()));
+    }
+}
+
+/// An import job, by id.
+struct ImportJob {
+    uploads: Arc<Uploads>,
+    job: JobId,
+}
+
+impl JobRecord for ImportJob {
+    fn with(&self, f: &mut dyn FnMut(&mut Option<Phase>, &mut Vec<String>)) {
+        if let Some(j) = self.uploads.lock().jobs.get_mut(&self.job) {
+            f(&mut j.phase, &mut j.log);
+        }
     }
 }
 
@@ -258,10 +268,10 @@ pub async fn worker(
             wait: true,
             allow_rollback: false,
         };
-        let progress = JobProgress {
+        let progress = JobProgress(ImportJob {
             uploads: uploads.clone(),
             job: job.clone(),
-        };
+        });
         let result = tokio::task::spawn_blocking(move || import::import(&opts, &progress))
             .await
             .unwrap_or_else(|e| Err(ImportError::Internal(e.to_string())));

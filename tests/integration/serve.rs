@@ -130,6 +130,20 @@ impl Server {
         (r.status().as_u16(), r.json().unwrap_or(Value::Null))
     }
 
+    /// Send a volume's head files (`volume.toml`, `manifest.toml`, `README.txt`); the last
+    /// answer.
+    pub fn send_head(&self, key: &str, vol: &Path) -> (u16, Value) {
+        let mut last = (0, Value::Null);
+        for head in ["volume.toml", "manifest.toml", "README.txt"] {
+            let b = std::fs::read(vol.join(head)).unwrap();
+            last = self.patch(key, head, 0, b.len() as u64, b);
+            if last.0 != 200 {
+                break;
+            }
+        }
+        last
+    }
+
     /// Send every file of a volume the server still wants, in the listed order; the last
     /// answer.
     pub fn upload_volume(&self, job: &str, vol: &Path) -> (u16, Value) {
@@ -292,11 +306,8 @@ fn volumes_uploaded_in_any_order_with_an_interruption_import_like_the_command_li
             let bytes = std::fs::read(vol.join(&pack)).unwrap();
             let (code, v) = s.patch(&key, &pack, 0, bytes.len() as u64, bytes.clone());
             assert_eq!(code, 409, "seed {seed}: a pack before the head: {v}");
-            for head in ["volume.toml", "manifest.toml", "README.txt"] {
-                let b = std::fs::read(vol.join(head)).unwrap();
-                let (code, v) = s.patch(&key, head, 0, b.len() as u64, b);
-                assert_eq!(code, 200, "seed {seed}: {head}: {v}");
-            }
+            let (code, v) = s.send_head(&key, vol);
+            assert_eq!(code, 200, "seed {seed}: {v}");
             let half = bytes.len() / 2;
             interrupted_patch(&s, &key, &pack, 0, bytes.len() as u64, &bytes, half);
             let kept = received(&s, &key, &pack);
@@ -375,10 +386,7 @@ fn push_uploads_resumes_and_reports_like_import() {
     let job = s.job();
     let (_, view) = s.post_sig(&job, vol);
     let key = view["key"].as_str().unwrap().to_string();
-    for head in ["volume.toml", "manifest.toml", "README.txt"] {
-        let b = std::fs::read(vol.join(head)).unwrap();
-        assert_eq!(s.patch(&key, head, 0, b.len() as u64, b).0, 200);
-    }
+    assert_eq!(s.send_head(&key, vol).0, 200);
     let pack = "packs/0003.ferrypack";
     let bytes = std::fs::read(vol.join(pack)).unwrap();
     let half = bytes.len() as u64 / 2;
@@ -499,11 +507,7 @@ fn every_refusal_of_import_is_made_on_upload_before_a_refused_pack_is_kept() {
     let (code, view) = s.post_sig(&job, vol);
     assert_eq!(code, 200, "{view}");
     let key = view["key"].as_str().unwrap().to_string();
-    let mut last = (0, Value::Null);
-    for head in ["volume.toml", "manifest.toml", "README.txt"] {
-        let b = std::fs::read(vol.join(head)).unwrap();
-        last = s.patch(&key, head, 0, b.len() as u64, b);
-    }
+    let last = s.send_head(&key, vol);
     assert_eq!(last.0, 422, "{}", last.1);
     assert!(
         last.1["error"]
@@ -721,10 +725,7 @@ fn an_upload_larger_than_declared_is_cut_off() {
     let job = s.job();
     let (_, view) = s.post_sig(&job, vol);
     let key = view["key"].as_str().unwrap().to_string();
-    for head in ["volume.toml", "manifest.toml", "README.txt"] {
-        let b = std::fs::read(vol.join(head)).unwrap();
-        assert_eq!(s.patch(&key, head, 0, b.len() as u64, b).0, 200);
-    }
+    assert_eq!(s.send_head(&key, vol).0, 200);
     let pack = "packs/0001.ferrypack";
     let mut bytes = std::fs::read(vol.join(pack)).unwrap();
     let size = bytes.len() as u64;
