@@ -22,7 +22,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 /// Largest request path accepted (bytes, before decoding).
 pub const MAX_REQUEST_PATH: usize = 4096;
 /// Read size when streaming a file.
-const CHUNK: usize = 1024 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// Why a path cannot be served.
 #[derive(Debug, PartialEq, Eq)]
@@ -278,22 +278,55 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
         .into_response()
 }
 
+/// Buffers of one download: at most this many are in flight (read, queued, or being
+/// written to the socket).
+const BUFFERS: usize = 3;
+
+/// A buffer lent to the body; it goes back to its download's pool when the body is done
+/// with it, so that its pages are reused instead of being allocated (and faulted in) again.
+struct Lent {
+    buf: Vec<u8>,
+    len: usize,
+    pool: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let _ = self.pool.try_send(std::mem::take(&mut self.buf));
+    }
+}
+
 /// `count` bytes of `file` from `start`, read by a blocking thread of its own in large
-/// chunks (a few in flight), so that the async workers only hand buffers to the sockets.
+/// chunks into a few reused buffers, so that the async workers only hand buffers to the
+/// sockets.
 pub fn file_stream(
     file: File,
     start: u64,
     count: u64,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(BUFFERS);
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::FileExt as _;
+        let (give_back, pool) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            let _ = give_back.try_send(Vec::new());
+        }
         let mut at = start;
         let end = start.saturating_add(count);
         while at < end {
+            // Wait for a buffer; none comes back once the client has left.
+            let Ok(mut buf) = pool.recv_timeout(std::time::Duration::from_secs(600)) else {
+                return;
+            };
             let n = CHUNK.min((end - at) as usize);
-            let mut buf = vec![0u8; n];
-            let got = match file.read_at(&mut buf, at) {
+            buf.resize(CHUNK, 0);
+            let got = match file.read_at(&mut buf[..n], at) {
                 Ok(0) => {
                     let _ = tx.blocking_send(Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
@@ -307,9 +340,16 @@ pub fn file_stream(
                     return;
                 }
             };
-            buf.truncate(got);
             at += got as u64;
-            if tx.blocking_send(Ok(bytes::Bytes::from(buf))).is_err() {
+            let lent = Lent {
+                buf,
+                len: got,
+                pool: give_back.clone(),
+            };
+            if tx
+                .blocking_send(Ok(bytes::Bytes::from_owner(lent)))
+                .is_err()
+            {
                 return; // the client left
             }
         }

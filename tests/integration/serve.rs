@@ -698,6 +698,43 @@ fn without_the_token_nothing_changes_and_paths_stay_inside_the_published_trees()
     let (_, jobs) = s.get("/imports");
     assert_eq!(jobs, serde_json::json!([]));
 
+    // Trusting a key through the API needs the token, shows its key id, and is in the history.
+    let other = keygen(p.tmp.path(), "other");
+    let text = std::fs::read_to_string(public(&other)).unwrap();
+    let r = s
+        .client
+        .post(s.api("/keys"))
+        .bearer_auth(&s.token)
+        .body(text)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let added: Value = r.json().unwrap();
+    let id = added["key_id"].as_str().unwrap().to_string();
+    assert!(
+        std::fs::read_to_string(public(&other))
+            .unwrap()
+            .contains(&id)
+    );
+    let (_, st) = s.get("/status");
+    assert!(
+        st["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["event"] == "trust-add" && h["detail"].as_str().unwrap().contains(&id)),
+        "{st}"
+    );
+    let r = s
+        .client
+        .delete(s.api(&format!("/keys/{id}")))
+        .bearer_auth("0123456789abcdef0123456789abcdef")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let (_, keys) = s.get("/keys");
+    assert_eq!(keys.as_array().unwrap().len(), 2, "{keys}");
+
     // With --protect-repos, dnf must send the token too.
     drop(s);
     let s = Server::start(&store, &["--protect-repos"]);
