@@ -200,14 +200,6 @@ impl VolumeUpload {
                 .collect(),
         }
     }
-
-    /// Bytes still to be received (packs whose size is known).
-    pub fn remaining_bytes(&self) -> u64 {
-        self.files
-            .iter()
-            .map(|f| f.size.unwrap_or(0).saturating_sub(f.received))
-            .sum()
-    }
 }
 
 /// Why a request about an upload was refused.
@@ -674,7 +666,7 @@ impl Uploads {
 
     /// After a file completed: check the head (step 3) or queue the volume (step 5).
     async fn after_file(self: &Arc<Self>, key: &str) -> Result<(), UploadError> {
-        let (state, head_done, all_done, dir, job_bundle) = {
+        let (state, head_done, dir, job_bundle) = {
             let reg = self.lock();
             let Some(v) = reg.volumes.get(key) else {
                 return Ok(());
@@ -683,7 +675,6 @@ impl Uploads {
             (
                 v.state.clone(),
                 v.files.iter().filter(|f| f.head()).all(|f| f.complete),
-                v.files.iter().all(|f| f.complete),
                 v.dir.clone(),
                 job_bundle,
             )
@@ -734,16 +725,12 @@ impl Uploads {
                 }
             }
         }
-        let reg = self.lock();
-        if let Some(v) = reg.volumes.get(key)
+        let mut reg = self.lock();
+        if let Some(v) = reg.volumes.get_mut(key)
             && v.state == VolumeState::Receiving
-            && (all_done || v.files.iter().all(|f| f.complete))
+            && v.files.iter().all(|f| f.complete)
         {
-            drop(reg);
-            let mut reg = self.lock();
-            if let Some(v) = reg.volumes.get_mut(key) {
-                v.state = VolumeState::Queued;
-            }
+            v.state = VolumeState::Queued;
             let _ = self.queue.send(key.to_string());
         }
         Ok(())
