@@ -12,6 +12,8 @@
 //!   published/<org>/views/<view>/<product>/<repo>     → newest version of the view
 //!   staging/<bundle id>/pieces/    pieces of objects whose volumes arrive in separate runs
 //!   tmp/                           work in progress; emptied by every import
+//!   uploads/<key>/                 volumes being received by `ferry serve` (spec/UPLOAD.md)
+//!   admin-token                    `ferry serve`'s admin token (mode 0600)
 //! ```
 
 pub mod db;
