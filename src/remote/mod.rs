@@ -7,6 +7,35 @@ pub mod push;
 use std::path::Path;
 use std::time::Duration;
 
+/// A server's answer: the response when it succeeded, else the error it names (the API's
+/// `{"error": …}`), as a refused token, a refusal of what was sent, or another failure.
+pub fn answer(
+    r: reqwest::blocking::Response,
+    url: &str,
+) -> Result<reqwest::blocking::Response, RemoteError> {
+    let status = r.status();
+    if status.is_success() {
+        return Ok(r);
+    }
+    let message = r
+        .json::<serde_json::Value>()
+        .ok()
+        .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
+        .unwrap_or_default();
+    Err(match status.as_u16() {
+        401 | 403 => RemoteError::Auth {
+            status: status.as_u16(),
+            message,
+        },
+        413 | 422 => RemoteError::Refused(message),
+        s => RemoteError::Http {
+            url: url.to_string(),
+            status: s,
+            message,
+        },
+    })
+}
+
 /// An HTTP client for `server`: rustls with the system's roots, and `cacert` too.
 pub fn client(
     server: &str,

@@ -40,32 +40,6 @@ fn get(
     }
 }
 
-fn check(
-    r: reqwest::blocking::Response,
-    url: &str,
-) -> Result<reqwest::blocking::Response, RemoteError> {
-    let status = r.status();
-    if status.is_success() {
-        return Ok(r);
-    }
-    let message = r
-        .json::<serde_json::Value>()
-        .ok()
-        .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
-        .unwrap_or_default();
-    Err(match status.as_u16() {
-        401 | 403 => RemoteError::Auth {
-            status: status.as_u16(),
-            message,
-        },
-        s => RemoteError::Http {
-            url: url.to_string(),
-            status: s,
-            message,
-        },
-    })
-}
-
 /// Download the bundle's volumes into `out`; returns their directories.
 pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>, RemoteError> {
     let client = super::client(&opts.server, opts.cacert.as_deref())?;
@@ -76,7 +50,7 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
         move |source| RemoteError::Connect { url, source }
     };
     let url = format!("{base}/bundles");
-    let list: Vec<BundleView> = check(
+    let list: Vec<BundleView> = super::answer(
         get(&client, &url, token).send().map_err(connect(&url))?,
         &url,
     )?
@@ -167,7 +141,7 @@ fn fetch(
     if from > 0 {
         req = req.header("Range", format!("bytes={from}-"));
     }
-    let mut r = check(
+    let mut r = super::answer(
         req.send().map_err(|source| RemoteError::Connect {
             url: url.to_string(),
             source,

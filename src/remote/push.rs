@@ -9,7 +9,6 @@ use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
 use super::RemoteError;
@@ -68,29 +67,7 @@ impl Api {
                 url: url.to_string(),
                 source,
             })?;
-        let status = r.status();
-        if status.is_success() {
-            return Ok(r);
-        }
-        let message = r
-            .json::<serde_json::Value>()
-            .ok()
-            .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(String::from))
-            .unwrap_or_default();
-        Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RemoteError::Auth {
-                status: status.as_u16(),
-                message,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE => {
-                RemoteError::Refused(message)
-            }
-            _ => RemoteError::Http {
-                url: url.to_string(),
-                status: status.as_u16(),
-                message,
-            },
-        })
+        super::answer(r, url)
     }
 
     fn json<T: serde::de::DeserializeOwned>(

@@ -197,6 +197,20 @@ impl Drop for Server {
     }
 }
 
+/// `ferry push --server URL --token-file TOKEN [EXTRA] VOLDIR...`.
+fn push(
+    s: &Server,
+    token_file: &Path,
+    extra: &[&std::ffi::OsStr],
+    vols: &[PathBuf],
+) -> (i32, String, String) {
+    run(ferry()
+        .args(["push", "--server", &s.url, "--token-file"])
+        .arg(token_file)
+        .args(extra)
+        .args(vols))
+}
+
 /// A store that trusts `key`.
 fn trusting_store(dir: &Path, key: &Path) -> PathBuf {
     let store = dir.join("store");
@@ -366,19 +380,13 @@ fn push_uploads_resumes_and_reports_like_import() {
     // A wrong token is refused before any byte is sent.
     let bad = p.tmp.path().join("bad-token");
     std::fs::write(&bad, "0123456789abcdef0123456789abcdef").unwrap();
-    let (code, _, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&bad)
-        .args(&p.volumes));
+    let (code, _, err) = push(&s, &bad, &[], &p.volumes);
     assert_eq!(code, 1);
     assert!(err.contains("refused the token"), "{err}");
     assert!(upload_files(&store).is_empty());
 
     // Two volumes: staged, the third still needed (as `ferry import` says).
-    let (code, out, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .args(&p.volumes[..2]));
+    let (code, out, err) = push(&s, &token_file, &[], &p.volumes[..2]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("still needed: 3"), "{out}");
     assert!(
@@ -413,10 +421,7 @@ fn push_uploads_resumes_and_reports_like_import() {
     assert_eq!(received(&s, &key, pack), half);
 
     // push finishes it, sending only the rest, and prints what import prints.
-    let (code, out, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .arg(vol));
+    let (code, out, err) = push(&s, &token_file, &[], std::slice::from_ref(vol));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("imported bundle"), "{out}");
     assert!(
@@ -427,10 +432,7 @@ fn push_uploads_resumes_and_reports_like_import() {
     assert!(!progress_total.is_empty(), "{err}");
 
     // The same media again: nothing to do.
-    let (code, out, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .args(&p.volumes));
+    let (code, out, err) = push(&s, &token_file, &[], &p.volumes);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         format!("{out}{err}").contains("already imported"),
@@ -814,10 +816,8 @@ fn dnf_installs_over_http_from_ferry_serve_with_gpgcheck() {
     let s = Server::start(&store, &[]);
     let token_file = p.tmp.path().join("token");
     std::fs::write(&token_file, &s.token).unwrap();
-    ok(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .args(&p.volumes));
+    let (code, out, err) = push(&s, &token_file, &[], &p.volumes);
+    assert_eq!(code, 0, "{out}\n{err}");
     let r = s
         .client
         .get(s.api("/repofile"))
@@ -945,19 +945,16 @@ fn over_tls_push_and_repositories_work_and_an_unknown_certificate_is_refused() {
     std::fs::write(&token_file, &s.token).unwrap();
 
     // Without the site's CA, push refuses the server before sending anything.
-    let (code, out, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .args(&p.volumes));
+    let (code, out, err) = push(&s, &token_file, &[], &p.volumes);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(!store.join("uploads").exists() || upload_files(&store).is_empty());
 
-    let (code, out, err) = run(ferry()
-        .args(["push", "--server", &s.url, "--token-file"])
-        .arg(&token_file)
-        .arg("--cacert")
-        .arg(&ca)
-        .args(&p.volumes));
+    let (code, out, err) = push(
+        &s,
+        &token_file,
+        &["--cacert".as_ref(), ca.as_os_str()],
+        &p.volumes,
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("imported bundle"), "{out}");
 
