@@ -211,6 +211,21 @@ fn push(
         .args(vols))
 }
 
+/// The test library packed on 1 MiB media (three volumes), and a store that trusts its key.
+fn three_volumes() -> (Packed, PathBuf) {
+    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
+    assert_eq!(p.volumes.len(), 3);
+    let store = trusting_store(p.tmp.path(), &p.key);
+    (p, store)
+}
+
+/// The server's admin token in a file under `dir`, as `push --token-file` reads it.
+fn token_file(s: &Server, dir: &Path) -> PathBuf {
+    let f = dir.join("token");
+    std::fs::write(&f, &s.token).unwrap();
+    f
+}
+
 /// A store that trusts `key`.
 fn trusting_store(dir: &Path, key: &Path) -> PathBuf {
     let store = dir.join("store");
@@ -292,9 +307,7 @@ fn received(s: &Server, key: &str, path: &str) -> u64 {
 
 #[test]
 fn volumes_uploaded_in_any_order_with_an_interruption_import_like_the_command_line() {
-    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
-    assert_eq!(p.volumes.len(), 3);
-    let store = trusting_store(p.tmp.path(), &p.key);
+    let (p, store) = three_volumes();
     let reference = p.tmp.path().join("reference");
     must_import(&reference, &p.key, &p.volumes);
 
@@ -371,11 +384,9 @@ fn volumes_uploaded_in_any_order_with_an_interruption_import_like_the_command_li
 
 #[test]
 fn push_uploads_resumes_and_reports_like_import() {
-    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
-    let store = trusting_store(p.tmp.path(), &p.key);
+    let (p, store) = three_volumes();
     let s = Server::start(&store, &[]);
-    let token_file = p.tmp.path().join("token");
-    std::fs::write(&token_file, &s.token).unwrap();
+    let token_file = token_file(&s, p.tmp.path());
 
     // A wrong token is refused before any byte is sent.
     let bad = p.tmp.path().join("bad-token");
@@ -769,8 +780,7 @@ fn without_the_token_nothing_changes_and_paths_stay_inside_the_published_trees()
 
 #[test]
 fn an_upload_larger_than_declared_is_cut_off() {
-    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
-    let store = trusting_store(p.tmp.path(), &p.key);
+    let (p, store) = three_volumes();
     let s = Server::start(&store, &[]);
     let vol = &p.volumes[0];
     let job = s.job();
@@ -811,11 +821,9 @@ fn an_upload_larger_than_declared_is_cut_off() {
 
 #[test]
 fn dnf_installs_over_http_from_ferry_serve_with_gpgcheck() {
-    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
-    let store = trusting_store(p.tmp.path(), &p.key);
+    let (p, store) = three_volumes();
     let s = Server::start(&store, &[]);
-    let token_file = p.tmp.path().join("token");
-    std::fs::write(&token_file, &s.token).unwrap();
+    let token_file = token_file(&s, p.tmp.path());
     let (code, out, err) = push(&s, &token_file, &[], &p.volumes);
     assert_eq!(code, 0, "{out}\n{err}");
     let r = s
@@ -928,8 +936,7 @@ fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn over_tls_push_and_repositories_work_and_an_unknown_certificate_is_refused() {
-    let p = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
-    let store = trusting_store(p.tmp.path(), &p.key);
+    let (p, store) = three_volumes();
     let (ca, cert, key) = test_ca(p.tmp.path());
     let s = Server::start(
         &store,
@@ -941,8 +948,7 @@ fn over_tls_push_and_repositories_work_and_an_unknown_certificate_is_refused() {
         ],
     );
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
-    let token_file = p.tmp.path().join("token");
-    std::fs::write(&token_file, &s.token).unwrap();
+    let token_file = token_file(&s, p.tmp.path());
 
     // Without the site's CA, push refuses the server before sending anything.
     let (code, out, err) = push(&s, &token_file, &[], &p.volumes);
@@ -1071,8 +1077,7 @@ fn the_connected_side_makes_bundles_as_jobs_and_hands_out_their_volumes() {
     let id = first["bundle"].as_str().unwrap().to_string();
 
     // A pull with another key than the signer's writes nothing.
-    let token_file = tmp.path().join("token");
-    std::fs::write(&token_file, &s.token).unwrap();
+    let token_file = token_file(&s, tmp.path());
     let other = keygen(tmp.path(), "other");
     let out = tmp.path().join("pulled");
     let (code, _, err) = run(ferry()
