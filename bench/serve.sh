@@ -2,7 +2,7 @@
 # Benchmark of `ferry serve`: upload a 1 GiB volume over loopback with `ferry push` (which
 # the server checks and imports), then serve the 1 GiB package in it to 8 parallel clients,
 # beside `python3 -m http.server` and nginx serving the same file, in the same run (best of
-# three rounds each).
+# ROUNDS rounds each, default 5, taken in turn).
 #
 # Usage: bench/serve.sh [RPM_MB] [CLIENTS]     (default 1024 MB, 8 clients)
 # Needs rpmbuild, createrepo_c, curl, nginx (installed from Debian when missing), GNU time.
@@ -53,35 +53,10 @@ printf '%-44s %6.2f s %7.0f MB/s   server peak RSS %6d KB (idle %d), client %d K
 
 REL=bench/library/bench/repo/Packages/bench1-1-1.noarch.rpm
 size=$(stat -L -c %s "$DIR/store/published/$REL")
-# fetch NAME URL: CLIENTS parallel downloads of the package, best of three rounds; time,
-# throughput.
-fetch() {
-    local name=$1 url=$2 start end secs best=
-    curl -sf -o /dev/null "$url" # warm the page cache and check the URL
-    for _ in 1 2 3; do
-        start=$(date +%s.%N)
-        local curls=()
-        for _ in $(seq "$CLIENTS"); do curl -sf -o /dev/null "$url" & curls+=($!); done
-        wait "${curls[@]}"
-        end=$(date +%s.%N)
-        secs=$(echo "$end - $start" | bc -l)
-        if [[ -z $best ]] || (( $(echo "$secs < $best" | bc -l) )); then best=$secs; fi
-    done
-    local mbs
-    mbs=$(echo "$CLIENTS * $size / 1000000 / $best" | bc -l)
-    printf '%-44s %6.2f s %7.0f MB/s' "$name: $CLIENTS x $((size / 1000000)) MB" "$best" "$mbs"
-    echo "$mbs" > "$DIR/last"
-}
-
-fetch "ferry serve" "http://127.0.0.1:$P/repos/$REL"; ferry_mbs=$(cat "$DIR/last")
-printf '   server peak RSS %6d KB\n' "$(rss $SERVER)"
 
 P2=$(port)
 (cd "$DIR/store/published" && exec python3 -m http.server "$P2" --bind 127.0.0.1 >/dev/null 2>&1) &
 pids+=($!)
-sleep 1
-fetch "python3 -m http.server" "http://127.0.0.1:$P2/$REL"; echo
-
 P3=$(port)
 mkdir -p "$DIR/nginx"
 cat > "$DIR/nginx/nginx.conf" <<NGINX
@@ -107,5 +82,33 @@ NGINX
 nginx -c "$DIR/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 sleep 1
-fetch "nginx (sendfile)" "http://127.0.0.1:$P3/$REL"; nginx_mbs=$(cat "$DIR/last"); echo
-printf 'ferry serve / nginx: %.2f\n' "$(echo "$ferry_mbs / $nginx_mbs" | bc -l)"
+
+# round URL: CLIENTS parallel downloads of the package; prints the seconds.
+round() {
+    local start end curls=()
+    start=$(date +%s.%N)
+    for _ in $(seq "$CLIENTS"); do curl -sf -o /dev/null "$1" & curls+=($!); done
+    wait "${curls[@]}"
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l
+}
+names=("ferry serve" "python3 -m http.server" "nginx (sendfile)")
+urls=("http://127.0.0.1:$P/repos/$REL" "http://127.0.0.1:$P2/$REL" "http://127.0.0.1:$P3/$REL")
+best=("" "" "")
+for u in "${urls[@]}"; do curl -sf -o /dev/null "$u"; done # warm the page cache, check the URLs
+# Rounds alternate between the servers, so that the machine's ups and downs fall on all
+# three; each keeps its best of ROUNDS.
+for _ in $(seq "${ROUNDS:-5}"); do
+    for i in 0 1 2; do
+        secs=$(round "${urls[$i]}")
+        if [[ -z ${best[$i]} ]] || (( $(echo "$secs < ${best[$i]}" | bc -l) )); then best[$i]=$secs; fi
+    done
+done
+mbs=()
+for i in 0 1 2; do
+    mbs[$i]=$(echo "$CLIENTS * $size / 1000000 / ${best[$i]}" | bc -l)
+    printf '%-44s %6.2f s %7.0f MB/s' "${names[$i]}: $CLIENTS x $((size / 1000000)) MB" "${best[$i]}" "${mbs[$i]}"
+    if [[ $i == 0 ]]; then printf '   server peak RSS %6d KB' "$(rss $SERVER)"; fi
+    echo
+done
+printf 'ferry serve / nginx: %.2f\n' "$(echo "${mbs[0]} / ${mbs[2]}" | bc -l)"

@@ -77,11 +77,13 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError>
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serve `app` on `listener` until `shutdown` completes.
+/// Serve `app` on `listener` until `shutdown` completes. With `files` (a store whose
+/// published trees anyone may read), plain connections start in [`super::sendfile`].
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    files: Option<PathBuf>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -105,12 +107,17 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let tls = tls.clone();
+        let files = files.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let svc = TowerToHyperService::new(app);
-            match tls {
-                None => connection(TokioIo::new(tcp), svc).await,
-                Some(acc) => {
+            match (tls, files) {
+                (None, Some(store)) => match super::sendfile::connection(tcp, store).await {
+                    super::sendfile::Next::Done => {}
+                    super::sendfile::Next::Hyper(io) => connection(TokioIo::new(io), svc).await,
+                },
+                (None, None) => connection(TokioIo::new(tcp), svc).await,
+                (Some(acc), _) => {
                     if let Ok(Ok(s)) =
                         tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await
                     {

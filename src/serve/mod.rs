@@ -1,6 +1,6 @@
 //! `ferry serve`: the disconnected site's repository server.
 //!
-//! - `/repos/…`: the published trees, for dnf ([`repos`]);
+//! - `/repos/…`: the published trees, for dnf ([`repos`]; plain HTTP by [`sendfile`]);
 //! - `/api/v1/…`: the JSON API and its OpenAPI document ([`api`]);
 //! - `/`, `/login`, …: server-rendered pages ([`ui`]);
 //! - uploads of volumes, checked as they arrive ([`uploads`]), imported as jobs ([`jobs`]);
@@ -15,6 +15,7 @@ pub mod export;
 pub mod jobs;
 pub mod listen;
 pub mod repos;
+pub mod sendfile;
 pub mod tarstream;
 pub mod ui;
 pub mod uploads;
@@ -197,7 +198,12 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
         ));
         let scheme = if tls.is_some() { "https" } else { "http" };
         announce(&format!("listening on {scheme}://{addr}"));
-        listen::serve(listener, app, tls, shutdown()).await;
+        // Plain downloads of repositories anyone may read take the sendfile path.
+        let files = match &opts.site {
+            Site::Store(store) if !opts.protect_repos => Some(store.clone()),
+            _ => None,
+        };
+        listen::serve(listener, app, tls, files, shutdown()).await;
         Ok(())
     })
 }

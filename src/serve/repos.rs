@@ -194,14 +194,29 @@ fn etag_matches(list: &str, tag: &str) -> bool {
         .any(|t| t == "*" || t.trim_start_matches("W/") == tag)
 }
 
-/// Serve `file` (already opened by [`open`]) for a GET or HEAD request: conditional
-/// requests, one byte range, content type by `name`.
-pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) -> Response {
-    let Ok(meta) = file.metadata() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+/// What to answer to a GET or HEAD of a file: the status, the headers, and which bytes of
+/// the file follow (none for HEAD, 304 and 416).
+#[derive(Debug)]
+pub struct Answer {
+    /// 200, 206, 304 or 416.
+    pub status: StatusCode,
+    /// ETag, Last-Modified, Accept-Ranges, and as they apply Content-Type, Content-Range
+    /// and Content-Length.
+    pub headers: HeaderMap,
+    /// `(start, count)` of the body, if one is sent.
+    pub body: Option<(u64, u64)>,
+}
+
+/// The answer to a GET or HEAD of a file with metadata `meta`, named `name` (for its content
+/// type): conditional requests and one byte range.
+pub fn answer(
+    meta: &std::fs::Metadata,
+    name: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Answer {
     let len = meta.len();
-    let tag = etag(&meta);
+    let tag = etag(meta);
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     // Whole seconds, as HTTP dates carry.
     let modified_s = modified
@@ -229,8 +244,13 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
         HeaderValue::from_str(&last_modified).expect("ascii"),
     );
     common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let bare = |status, headers| Answer {
+        status,
+        headers,
+        body: None,
+    };
     if not_modified {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
+        return bare(StatusCode::NOT_MODIFIED, common);
     }
     common.insert(
         header::CONTENT_TYPE,
@@ -255,7 +275,8 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"),
             );
-            return (StatusCode::RANGE_NOT_SATISFIABLE, common).into_response();
+            common.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            return bare(StatusCode::RANGE_NOT_SATISFIABLE, common);
         }
         Some(Ok((a, b))) => {
             common.insert(
@@ -267,15 +288,29 @@ pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) 
         None => (StatusCode::OK, 0, len),
     };
     common.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
-    if method == Method::HEAD {
-        return (status, common).into_response();
-    }
-    (
+    Answer {
         status,
-        common,
-        Body::from_stream(file_stream(file, start, count)),
-    )
-        .into_response()
+        headers: common,
+        body: (method != Method::HEAD).then_some((start, count)),
+    }
+}
+
+/// Serve `file` (already opened by [`open`]) for a GET or HEAD request, through hyper (TLS,
+/// protected repositories; plain requests take [`super::sendfile`]).
+pub async fn send(file: File, name: &str, method: &Method, headers: &HeaderMap) -> Response {
+    let Ok(meta) = file.metadata() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let a = answer(&meta, name, method, headers);
+    match a.body {
+        None => (a.status, a.headers).into_response(),
+        Some((start, count)) => (
+            a.status,
+            a.headers,
+            Body::from_stream(file_stream(file, start, count)),
+        )
+            .into_response(),
+    }
 }
 
 /// Buffers of one download: at most this many are in flight (read, queued, or being

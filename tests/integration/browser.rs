@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium, driven over WebDriver (Debian's chromium and
-//! chromium-driver): log in, upload the volumes of a bundle through the page, see the
-//! import finish and the repositories listed. A screenshot of the status page is written
+//! chromium-driver): log in, upload the volumes of a bundle through the page (two dropped
+//! on it, one of them resumed from an earlier, interrupted upload; then the last through
+//! the directory picker), see the import finish and the repositories listed. A screenshot of the status page is written
 //! to `target/tmp/serve-status.png`.
 
 use std::net::TcpListener;
@@ -10,7 +11,39 @@ use std::time::Duration;
 use fantoccini::{ClientBuilder, Locator};
 
 use super::common::*;
-use super::serve::Server;
+use super::serve::{Server, eventually, interrupted_patch, received};
+
+/// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`: WebDriver has no
+/// way to drop files on a page.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl Cdp {
+    fn new(cmd: &'static str, params: serde_json::Value) -> Self {
+        Cdp { cmd, params }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or("")
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
 
 struct Driver(Child);
 
@@ -41,6 +74,38 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
         .arg(&store)
         .arg(public(&p.key)));
     let s = Server::start(&store, &[]);
+
+    // An upload that a client left halfway through a pack of the first volume, as a
+    // browser closed mid-upload leaves it: the page must resume it from where the server
+    // stands (a pack sent again from its first byte would be refused, 409).
+    let first = &p.volumes[0];
+    let (code, view) = s.post_sig(&s.job(), first);
+    assert_eq!(code, 200, "{view}");
+    let key = view["key"].as_str().unwrap().to_string();
+    let (code, v) = s.send_head(&key, first);
+    assert_eq!(code, 200, "{v}");
+    let pack = view["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.starts_with("packs/"))
+        .max_by_key(|p| std::fs::metadata(first.join(p)).unwrap().len())
+        .unwrap()
+        .to_string();
+    let bytes = std::fs::read(first.join(&pack)).unwrap();
+    interrupted_patch(
+        &s,
+        &key,
+        &pack,
+        0,
+        bytes.len() as u64,
+        &bytes,
+        bytes.len() / 2,
+    );
+    eventually(|| received(&s, &key, &pack) > 0);
+    let kept = received(&s, &key, &pack);
+    assert!(kept > 0 && kept < bytes.len() as u64, "kept {kept}");
 
     let port = free_port();
     let _driver = Driver(
@@ -107,12 +172,51 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
             .await
             .unwrap();
 
-        // Upload: the directory that holds vol-01, vol-02 and vol-03, through the picker.
+        // Upload: volumes 1 (the interrupted one) and 2 dropped on the page, as a file
+        // manager drops directories; the bundle is staged and waits for volume 3.
+        c.goto(&format!("{}/upload", s.url)).await.unwrap();
+        let at = c
+            .execute(
+                "const r = document.getElementById('drop').getBoundingClientRect(); \
+                 return [r.x + r.width / 2, r.y + r.height / 2];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        let dropped: Vec<String> = p.volumes[..2]
+            .iter()
+            .map(|v| v.display().to_string())
+            .collect();
+        for kind in ["dragEnter", "dragOver", "drop"] {
+            c.issue_cmd(Cdp::new(
+                "Input.dispatchDragEvent",
+                serde_json::json!({
+                    "type": kind, "x": x, "y": y,
+                    "data": { "items": [], "files": dropped, "dragOperationsMask": 1 },
+                }),
+            ))
+            .await
+            .unwrap();
+        }
+        let result = c
+            .wait()
+            .at_most(Duration::from_secs(120))
+            .for_element(Locator::Css("#result[data-result]"))
+            .await
+            .unwrap();
+        let text = result.text().await.unwrap();
+        assert!(
+            text.contains("Import staged") && text.contains("volumes still needed: 3"),
+            "{text}"
+        );
+
+        // Then volume 3 through the directory picker: the bundle is complete and imported.
         c.goto(&format!("{}/upload", s.url)).await.unwrap();
         c.find(Locator::Id("picker"))
             .await
             .unwrap()
-            .send_keys(&p.out.display().to_string())
+            .send_keys(&p.volumes[2].display().to_string())
             .await
             .unwrap();
         let result = c
@@ -124,7 +228,10 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
         let text = result.text().await.unwrap();
         assert!(text.contains("Import imported"), "{text}");
         let bars = c.find_all(Locator::Css("progress")).await.unwrap();
-        assert!(bars.len() >= 12, "{} progress bars", bars.len());
+        let files = std::fs::read_dir(p.volumes[2].join("packs"))
+            .unwrap()
+            .count();
+        assert!(bars.len() > files, "{} progress bars", bars.len());
 
         // The status page lists the repositories; a repository page its packages.
         c.goto(&format!("{}/", s.url)).await.unwrap();

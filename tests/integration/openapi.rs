@@ -38,7 +38,9 @@ fn schemathesis_finds_no_server_error_and_no_response_outside_the_document() {
             "--workers",
             "2",
         ])
-        .env("NO_COLOR", "1"));
+        .env("NO_COLOR", "1")
+        // Its cache (`.schemathesis/`) goes with the test's files, not into the checkout.
+        .current_dir(p.tmp.path()));
     assert_eq!(code, 0, "schemathesis found problems:\n{out}\n{err}");
     assert!(out.contains("passed"), "{out}");
     drop(s);

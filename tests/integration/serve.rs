@@ -259,7 +259,7 @@ fn upload_files(store: &Path) -> Vec<String> {
 
 /// Send a PATCH that announces `length` bytes but breaks off after `sent`, as a lost
 /// connection does.
-fn interrupted_patch(
+pub(super) fn interrupted_patch(
     s: &Server,
     key: &str,
     path: &str,
@@ -284,7 +284,7 @@ fn interrupted_patch(
 }
 
 /// Wait (up to 20 s) for something the server does after answering or after a client left.
-fn eventually(cond: impl Fn() -> bool) {
+pub(super) fn eventually(cond: impl Fn() -> bool) {
     for _ in 0..200 {
         if cond() {
             return;
@@ -293,7 +293,7 @@ fn eventually(cond: impl Fn() -> bool) {
     }
 }
 
-fn received(s: &Server, key: &str, path: &str) -> u64 {
+pub(super) fn received(s: &Server, key: &str, path: &str) -> u64 {
     let (_, v) = s.get(&format!("/uploads/{key}"));
     v["files"]
         .as_array()
@@ -776,6 +776,141 @@ fn without_the_token_nothing_changes_and_paths_stay_inside_the_published_trees()
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+}
+
+/// One response read off a raw connection: status, headers (lower-case names), body.
+fn read_response(
+    r: &mut BufReader<std::net::TcpStream>,
+    head_only: bool,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let status: u16 = line.split(' ').nth(1).unwrap_or("0").parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; if head_only || status == 304 { 0 } else { len }];
+    r.read_exact(&mut body).unwrap();
+    (status, headers, body)
+}
+
+#[test]
+fn one_connection_takes_many_downloads_then_any_other_request() {
+    let p = pack(&testdata().join("catalog.toml"), &[]);
+    let store = trusting_store(p.tmp.path(), &p.key);
+    must_import(&store, &p.key, &p.volumes);
+    let s = Server::start(&store, &[]);
+    let published = store.join("published");
+    let big = walkdir::WalkDir::new(&published)
+        .follow_links(true)
+        .into_iter()
+        .map(Result::unwrap)
+        .find(|e| e.file_name() == "ferry-big-1.0-1.noarch.rpm")
+        .unwrap()
+        .into_path();
+    let big_rel = big
+        .strip_prefix(&published)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let big_bytes = std::fs::read(&big).unwrap();
+    // Over a mebibyte: sent from a thread of its own; repomd.xml from the async worker.
+    assert!(big_bytes.len() > 1 << 20);
+    let repomd = "acme/library/acme-os/baseos/repodata/repomd.xml";
+    let repomd_bytes = std::fs::read(published.join(repomd)).unwrap();
+
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    let conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    let get = |w: &mut std::net::TcpStream, method: &str, path: &str, extra: &str| {
+        write!(w, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}\r\n").unwrap();
+    };
+
+    get(&mut w, "GET", &format!("/repos/{big_rel}"), "");
+    let (status, headers, body) = read_response(&mut r, false);
+    assert_eq!(status, 200);
+    assert!(body == big_bytes, "the package, byte for byte");
+    let header = |hs: &[(String, String)], k: &str| {
+        hs.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(&headers, "content-type"), "application/x-rpm");
+    let etag = header(&headers, "etag");
+
+    // Two requests written at once (pipelined), then a range, a conditional request, HEAD.
+    get(&mut w, "GET", &format!("/repos/{repomd}"), "");
+    get(
+        &mut w,
+        "GET",
+        &format!("/repos/{big_rel}"),
+        "Range: bytes=1048570-1048585\r\n",
+    );
+    let (status, _, body) = read_response(&mut r, false);
+    assert_eq!((status, body), (200, repomd_bytes.clone()));
+    let (status, headers, body) = read_response(&mut r, false);
+    assert_eq!(status, 206);
+    assert_eq!(body, big_bytes[1048570..1048586]);
+    assert_eq!(
+        header(&headers, "content-range"),
+        format!("bytes 1048570-1048585/{}", big_bytes.len())
+    );
+    get(
+        &mut w,
+        "GET",
+        &format!("/repos/{big_rel}"),
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(read_response(&mut r, false).0, 304);
+    get(
+        &mut w,
+        "GET",
+        &format!("/repos/{big_rel}"),
+        &format!("Range: bytes={}-\r\n", big_bytes.len()),
+    );
+    assert_eq!(read_response(&mut r, false).0, 416);
+    get(&mut w, "HEAD", &format!("/repos/{repomd}"), "");
+    let (status, headers, _) = read_response(&mut r, true);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-length"),
+        repomd_bytes.len().to_string()
+    );
+
+    // A missing file, then the API, on the same connection: answered as they always are.
+    get(&mut w, "GET", "/repos/acme/nothing-here.rpm", "");
+    assert_eq!(read_response(&mut r, false).0, 404);
+    get(&mut w, "GET", "/api/v1/status", "");
+    assert_eq!(read_response(&mut r, false).0, 401);
+    get(
+        &mut w,
+        "GET",
+        &format!("/repos/{repomd}"),
+        "Connection: close\r\n",
+    );
+    let (status, _, body) = read_response(&mut r, false);
+    assert_eq!((status, body), (200, repomd_bytes));
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "closed after Connection: close");
 }
 
 #[test]
