@@ -43,10 +43,80 @@ pub struct Repository {
     pub label: String,
     /// Display name.
     pub name: String,
-    /// Directory holding `repodata/repomd.xml`.
-    pub path: PathBuf,
+    /// Where its content is.
+    pub source: Source,
     /// Architecture, if given.
     pub arch: Option<String>,
+}
+
+/// Where a repository's content is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory holding `repodata/repomd.xml`.
+    Dir(PathBuf),
+    /// A URL whose `repodata/repomd.xml` names the content; `pack` fetches it.
+    Url(Remote),
+    /// A URL source already fetched into this directory of the cache.
+    Mirror {
+        /// The cache's copy.
+        dir: PathBuf,
+        /// Where it came from.
+        url: url::Url,
+    },
+}
+
+impl Source {
+    /// The directory, for a local source.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Source::Dir(p) | Source::Mirror { dir: p, .. } => Some(p),
+            Source::Url(_) => None,
+        }
+    }
+
+    /// How to name it to the operator: the directory or the URL.
+    pub fn display(&self) -> String {
+        match self {
+            Source::Dir(p) => p.display().to_string(),
+            Source::Url(Remote { url, .. }) | Source::Mirror { url, .. } => url.to_string(),
+        }
+    }
+}
+
+/// A repository served over HTTP(S), with yum's options for reaching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// The repository's base URL (http or https, ending in `/`, no query, no credentials).
+    pub url: url::Url,
+    /// Certificates, verification and credentials.
+    pub access: Access,
+}
+
+/// yum's options for reaching a repository: `sslcacert`, `sslclientcert`, `sslclientkey`,
+/// `sslverify`, `username` and a password from a file or the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// CA certificates (PEM) trusted for the server, beside the system's.
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM).
+    pub client_cert: Option<PathBuf>,
+    /// Client key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// Check the server's certificate (default true).
+    pub verify: bool,
+    /// HTTP Basic user name.
+    pub username: Option<String>,
+    /// Where the password is.
+    pub password: Option<Password>,
+}
+
+/// Where a password is: never in the catalog itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    /// The first line of this file.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
 }
 
 /// A content-view version.
@@ -58,8 +128,9 @@ pub struct ContentView {
     pub name: String,
     /// Version.
     pub version: String,
-    /// `(product/repository, own snapshot directory if it has one)`, in file order.
-    pub repositories: Vec<(String, Option<PathBuf>)>,
+    /// `(product/repository, own snapshot if it has one)`, in file order. A snapshot URL
+    /// is reached with the options of the Library repository it is a snapshot of.
+    pub repositories: Vec<(String, Option<Source>)>,
 }
 
 /// One problem in a catalog file.
@@ -108,7 +179,20 @@ impl fmt::Display for CatalogError {
 // `Raw*` structs below in step; `deny_unknown_fields` stays as a backstop.
 const TOP_KEYS: &[&str] = &["organization", "product", "content_view"];
 const PRODUCT_KEYS: &[&str] = &["label", "name", "gpg_key", "repository"];
-const REPO_KEYS: &[&str] = &["label", "name", "path", "arch"];
+const REPO_KEYS: &[&str] = &[
+    "label",
+    "name",
+    "path",
+    "url",
+    "arch",
+    "sslcacert",
+    "sslclientcert",
+    "sslclientkey",
+    "sslverify",
+    "username",
+    "password_file",
+    "password_env",
+];
 const VIEW_KEYS: &[&str] = &["label", "name", "version", "repositories", "snapshots"];
 
 #[derive(Deserialize)]
@@ -136,8 +220,16 @@ struct RawProduct {
 struct RawRepo {
     label: Spanned<String>,
     name: Spanned<String>,
-    path: Spanned<String>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
     arch: Option<Spanned<String>>,
+    sslcacert: Option<Spanned<String>>,
+    sslclientcert: Option<Spanned<String>>,
+    sslclientkey: Option<Spanned<String>>,
+    sslverify: Option<bool>,
+    username: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -332,6 +424,8 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
     let mut products = Vec::new();
     let mut product_seen = HashMap::new();
     let mut repo_keys = BTreeSet::new();
+    // The options of each URL repository, for snapshots of it given as URLs.
+    let mut access_of: HashMap<String, Option<Access>> = HashMap::new();
     for p in raw.product {
         cx.label(&p.label, "product label");
         cx.name(&p.name, "product name");
@@ -369,15 +463,23 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
             if let Some(a) = &r.arch {
                 cx.label(a, "arch");
             }
-            let path = dir.join(r.path.get_ref());
-            check_repo_dir(&mut cx, &r.path, &path);
+            let source = repo_source(&mut cx, dir, &r);
             repo_keys.insert(format!("{}/{}", p.label.get_ref(), r.label.get_ref()));
-            repositories.push(Repository {
-                label: r.label.into_inner(),
-                name: r.name.into_inner(),
-                path,
-                arch: r.arch.map(Spanned::into_inner),
-            });
+            if let Some(source) = source {
+                access_of.insert(
+                    format!("{}/{}", p.label.get_ref(), r.label.get_ref()),
+                    match &source {
+                        Source::Url(u) => Some(u.access.clone()),
+                        _ => None,
+                    },
+                );
+                repositories.push(Repository {
+                    label: r.label.into_inner(),
+                    name: r.name.into_inner(),
+                    source,
+                    arch: r.arch.map(Spanned::into_inner),
+                });
+            }
         }
         products.push(Product {
             label: p.label.into_inner(),
@@ -433,9 +535,24 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
                     format!("snapshot given for {key:?}, which this content view does not list in repositories"),
                 );
             }
-            let path = dir.join(p.get_ref());
-            check_repo_dir(&mut cx, &p, &path);
-            snapshot_of.insert(key, path);
+            let source = if is_url(p.get_ref()) {
+                let access = access_of.get(&key).cloned().flatten().unwrap_or(Access {
+                    ca: None,
+                    client_cert: None,
+                    client_key: None,
+                    verify: true,
+                    username: None,
+                    password: None,
+                });
+                check_url(&mut cx, &p).map(|url| Source::Url(Remote { url, access }))
+            } else {
+                let path = dir.join(p.get_ref());
+                check_repo_dir(&mut cx, &p, &path);
+                Some(Source::Dir(path))
+            };
+            if let Some(source) = source {
+                snapshot_of.insert(key, source);
+            }
         }
         for r in v.repositories {
             let r = r.into_inner();
@@ -468,17 +585,181 @@ pub fn parse(text: &str, dir: &Path) -> Result<Catalog, Vec<Problem>> {
     }
 }
 
+/// Whether a source string is a URL rather than a path.
+fn is_url(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    l.starts_with("http://") || l.starts_with("https://")
+}
+
+/// A repository's source from its keys: `path`, or `url` with yum's options.
+fn repo_source(cx: &mut Ctx<'_>, dir: &Path, r: &RawRepo) -> Option<Source> {
+    let url_only = [
+        (&r.sslcacert, "sslcacert"),
+        (&r.sslclientcert, "sslclientcert"),
+        (&r.sslclientkey, "sslclientkey"),
+        (&r.username, "username"),
+        (&r.password_file, "password_file"),
+        (&r.password_env, "password_env"),
+    ];
+    match (&r.path, &r.url) {
+        (Some(p), None) => {
+            for (v, key) in url_only {
+                if let Some(v) = v {
+                    cx.at(
+                        v.span(),
+                        format!("{key} applies to a url repository, not to a path"),
+                    );
+                }
+            }
+            let path = dir.join(p.get_ref());
+            check_repo_dir(cx, p, &path);
+            Some(Source::Dir(path))
+        }
+        (None, Some(u)) => {
+            let url = check_url(cx, u)?;
+            let file = |cx: &mut Ctx<'_>, v: &Option<Spanned<String>>, what: &str| {
+                v.as_ref().map(|v| {
+                    let path = dir.join(v.get_ref());
+                    if !path.is_file() {
+                        cx.at(
+                            v.span(),
+                            format!("{what} {} does not exist", path.display()),
+                        );
+                    }
+                    path
+                })
+            };
+            let ca = file(cx, &r.sslcacert, "sslcacert");
+            let client_cert = file(cx, &r.sslclientcert, "sslclientcert");
+            let client_key = file(cx, &r.sslclientkey, "sslclientkey");
+            match (&client_cert, &r.sslclientkey) {
+                (Some(_), None) => cx.at(
+                    u.span(),
+                    "sslclientcert is given without sslclientkey".into(),
+                ),
+                (None, Some(k)) => cx.at(
+                    k.span(),
+                    "sslclientkey is given without sslclientcert".into(),
+                ),
+                _ => {}
+            }
+            let password = match (&r.password_file, &r.password_env) {
+                (Some(_), Some(e)) => {
+                    cx.at(
+                        e.span(),
+                        "give password_file or password_env, not both".into(),
+                    );
+                    None
+                }
+                (Some(_), None) => file(cx, &r.password_file, "password_file").map(Password::File),
+                (None, Some(e)) => {
+                    let v = e.get_ref();
+                    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                        cx.at(
+                            e.span(),
+                            format!("password_env {v:?} is not an environment variable name"),
+                        );
+                    }
+                    Some(Password::Env(v.clone()))
+                }
+                (None, None) => None,
+            };
+            if password.is_some() && r.username.is_none() {
+                cx.at(u.span(), "a password is given without username".into());
+            }
+            if let Some(n) = &r.username {
+                cx.name(n, "username");
+            }
+            Some(Source::Url(Remote {
+                url,
+                access: Access {
+                    ca,
+                    client_cert,
+                    client_key,
+                    verify: r.sslverify.unwrap_or(true),
+                    username: r.username.as_ref().map(|u| u.get_ref().clone()),
+                    password,
+                },
+            }))
+        }
+        (Some(p), Some(_)) => {
+            cx.at(
+                p.span(),
+                "a repository has a path or a url, not both".into(),
+            );
+            None
+        }
+        (None, None) => {
+            cx.at(
+                r.label.span(),
+                format!("repository {:?} needs a path or a url", r.label.get_ref()),
+            );
+            None
+        }
+    }
+}
+
+/// A repository URL: http or https, no variables left, no credentials, no query; it is
+/// returned ending in `/` so that the metadata's paths join under it.
+fn check_url(cx: &mut Ctx<'_>, at: &Spanned<String>) -> Option<url::Url> {
+    let s = at.get_ref();
+    if let Some(i) = s.find('$') {
+        cx.at(
+            at.span(),
+            format!(
+                "url {s:?} still holds a variable ({}); give its value",
+                &s[i..]
+            ),
+        );
+        return None;
+    }
+    let mut url = match url::Url::parse(s) {
+        Ok(u) => u,
+        Err(e) => {
+            cx.at(at.span(), format!("url {s:?} is not a URL: {e}"));
+            return None;
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        cx.at(
+            at.span(),
+            format!("url {s:?}: only http and https are supported"),
+        );
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        cx.at(
+            at.span(),
+            "a url must not hold credentials: use username and password_file or password_env"
+                .into(),
+        );
+        return None;
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        cx.at(
+            at.span(),
+            format!("url {s:?} has a query or fragment; give the repository's directory"),
+        );
+        return None;
+    }
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Some(url)
+}
+
 fn check_repo_dir(cx: &mut Ctx<'_>, at: &Spanned<String>, path: &Path) {
     if !path.is_dir() {
         cx.at(
             at.span(),
             format!("repository directory {} does not exist", path.display()),
         );
-    } else if !path.join("repodata/repomd.xml").is_file() {
+    } else if !path.join("repodata/repomd.xml").is_file() && !path.join(".treeinfo").is_file() {
         cx.at(
             at.span(),
             format!(
-                "{} is not a yum repository: repodata/repomd.xml is missing",
+                "{} is not a yum repository: repodata/repomd.xml is missing (and no .treeinfo makes it a kickstart tree)",
                 path.display()
             ),
         );
@@ -518,10 +799,13 @@ repositories = ["os/base"]
 snapshots = { "os/base" = "r" }
 "#;
         let c = parse(text, d.path()).unwrap();
-        assert_eq!(c.products[0].repositories[0].path, d.path().join("r"));
         assert_eq!(
-            c.content_views[0].repositories[0].1.as_deref(),
-            Some(d.path().join("r").as_path())
+            c.products[0].repositories[0].source,
+            Source::Dir(d.path().join("r"))
+        );
+        assert_eq!(
+            c.content_views[0].repositories[0].1,
+            Some(Source::Dir(d.path().join("r")))
         );
     }
 

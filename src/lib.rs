@@ -10,10 +10,13 @@
 
 pub mod bundle;
 pub mod catalog;
+pub mod catalog_gen;
 pub mod contents;
 pub mod crashpoint;
+pub mod fetch;
 pub mod format;
 pub mod fsutil;
+pub mod gpgv;
 pub mod import;
 pub mod keys;
 pub mod pack;

@@ -66,6 +66,7 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, Repofil
             url_path(&root.join("published").join(rel).to_string_lossy())
         ),
     };
+    let published = store.root.join("published");
     let c = &store.db.conn;
     let mut out =
         String::from("# Written by ferry repofile. One section per published repository.\n");
@@ -76,7 +77,8 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, Repofil
             |r| r.get(0),
         )?)
     };
-    let mut section = |id: &str, name: &str, rel: &str, key: Option<String>| {
+    // `key`: (where the tree is, the key's file name there).
+    let mut section = |id: &str, name: &str, rel: &str, key: Option<(&str, String)>| {
         // Ids are made of labels: A-Z a-z 0-9 . _ - only.
         debug_assert!(
             id.bytes()
@@ -89,8 +91,17 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, Repofil
             url(rel)
         );
         match key {
-            Some(k) => {
-                let _ = writeln!(out, "gpgcheck=1\ngpgkey={}/{}", url(rel), url_path(&k));
+            Some((tree, k)) => {
+                let _ = writeln!(out, "gpgcheck=1\ngpgkey={}/{}", url(tree), url_path(&k));
+                // The upstream signature of the metadata came along, and pack checked it
+                // with this key: dnf can check it too.
+                if published
+                    .join(rel)
+                    .join("repodata/repomd.xml.asc")
+                    .is_file()
+                {
+                    let _ = writeln!(out, "repo_gpgcheck=1");
+                }
             }
             None => {
                 let _ = writeln!(
@@ -113,12 +124,20 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, Repofil
         .collect::<Result<_, _>>()?;
     for (org, product, label, pname, rname) in rows {
         let key = gpg_name(&org, &product)?;
-        section(
-            &format!("{org}_{product}_{label}"),
-            &format!("{pname} - {rname} ({org} Library)"),
-            &format!("{org}/library/{product}/{label}"),
-            key,
-        );
+        let rel = format!("{org}/library/{product}/{label}");
+        for sub in repositories_of(&published.join(&rel)) {
+            let (id, name, at) = if sub.is_empty() {
+                (String::new(), String::new(), rel.clone())
+            } else {
+                (format!("_{sub}"), format!(" {sub}"), format!("{rel}/{sub}"))
+            };
+            section(
+                &format!("{org}_{product}_{label}{id}"),
+                &format!("{pname} - {rname}{name} ({org} Library)"),
+                &at,
+                key.clone().map(|k| (rel.as_str(), k)),
+            );
+        }
     }
     let mut st =
         c.prepare("SELECT path FROM publications WHERE path LIKE '%/views/%' ORDER BY path")?;
@@ -129,14 +148,49 @@ pub fn repofile(store: &Store, base_url: Option<&str>) -> Result<String, Repofil
             continue;
         };
         let key = gpg_name(org, product)?;
-        section(
-            &format!("{org}_{view}_{product}_{label}"),
-            &format!("{product}/{label} (content view {view}, {org})"),
-            &rel,
-            key,
-        );
+        for sub in repositories_of(&published.join(&rel)) {
+            let (id, at) = if sub.is_empty() {
+                (String::new(), rel.clone())
+            } else {
+                (format!("_{sub}"), format!("{rel}/{sub}"))
+            };
+            section(
+                &format!("{org}_{view}_{product}_{label}{id}"),
+                &format!(
+                    "{product}/{label}{} (content view {view}, {org})",
+                    id.replace('_', " ")
+                ),
+                &at,
+                key.clone().map(|k| (rel.as_str(), k)),
+            );
+        }
     }
     Ok(out)
+}
+
+/// The repositories of a published tree, as paths under it: `""` for a yum repository at
+/// its root; for a kickstart tree whose `.treeinfo` puts them in subdirectories (BaseOS,
+/// AppStream), those whose names are plain labels (they become part of a section id).
+fn repositories_of(tree: &std::path::Path) -> Vec<String> {
+    if tree.join("repodata/repomd.xml").is_file() {
+        return vec![String::new()];
+    }
+    let Ok(text) = std::fs::read_to_string(tree.join(".treeinfo")) else {
+        return vec![String::new()];
+    };
+    match crate::yum::treeinfo::parse_treeinfo(&text) {
+        Ok(ti) if !ti.repositories.is_empty() => ti
+            .repositories
+            .into_iter()
+            .filter(|r| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    && tree.join(r).join("repodata/repomd.xml").is_file()
+            })
+            .collect(),
+        _ => vec![String::new()],
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,16 @@
 
 #[path = "integration/browser.rs"]
 mod browser;
+#[path = "integration/catalog_gen.rs"]
+mod catalog_gen;
 #[path = "integration/common.rs"]
 mod common;
 #[path = "integration/crash.rs"]
 mod crash;
 #[path = "integration/damage.rs"]
 mod damage;
+#[path = "integration/fetch.rs"]
+mod fetch;
 #[path = "integration/forge.rs"]
 mod forge;
 #[path = "integration/fuzz_corpus.rs"]
@@ -21,6 +25,8 @@ mod import;
 mod interop;
 #[path = "integration/keys.rs"]
 mod keys;
+#[path = "integration/kickstart.rs"]
+mod kickstart;
 #[path = "integration/memory.rs"]
 mod memory;
 #[path = "integration/openapi.rs"]

@@ -58,6 +58,13 @@ enum Command {
         /// default: PREFIX.state beside the key.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        /// Where repositories given by URL are fetched to (kept, so that the next pack
+        /// fetches only what changed); default: STATE/cache.
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Files fetched at once from repositories given by URL.
+        #[arg(long, value_name = "N", default_value_t = ferry::fetch::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
@@ -191,6 +198,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a catalog.toml to review: from a dnf .repo file, or from the repositories under a directory.
+    Catalog {
+        #[command(subcommand)]
+        action: ferry::catalog_gen::CatalogCommand,
+    },
     /// Print a dnf .repo file for every published repository.
     Repofile {
         /// The store directory.
@@ -258,6 +270,8 @@ pub fn run() -> Result<i32> {
             since,
             incremental,
             state,
+            cache,
+            jobs,
             json,
         } => {
             let cat = catalog::load(&catalog)?;
@@ -273,6 +287,8 @@ pub fn run() -> Result<i32> {
                 opts.max_file_size = m;
             }
             opts.set_media_size(media_size);
+            opts.cache = cache;
+            opts.jobs = usize::from(jobs);
             let progress = progress::for_stderr();
             let s = pack::pack(&cat, &sk, &opts, progress.as_ref())?;
             if json {
@@ -500,6 +516,7 @@ pub fn run() -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Catalog { action } => Ok(ferry::catalog_gen::run(action)?),
         Command::Repofile { store, base_url } => {
             let s = Store::open(&store, Access::Read, &|_| {})?;
             print!("{}", ferry::repofile::repofile(&s, base_url.as_deref())?);

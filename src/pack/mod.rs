@@ -41,6 +41,10 @@ pub struct PackOptions {
     pub state: PathBuf,
     /// Make an incremental bundle on this base.
     pub since: Option<Since>,
+    /// Where URL sources are fetched to; default `STATE/cache`.
+    pub cache: Option<PathBuf>,
+    /// Files fetched at once from URL sources.
+    pub jobs: usize,
 }
 
 /// The base of an incremental bundle.
@@ -62,6 +66,8 @@ impl PackOptions {
             created,
             state,
             since: None,
+            cache: None,
+            jobs: crate::fetch::DEFAULT_JOBS,
         }
     }
 
@@ -115,6 +121,9 @@ pub enum PackError {
         .0.len(), if .0.len() == 1 { "" } else { "s" },
         .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Source(Vec<SourceProblem>),
+    /// URL sources could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
     /// A source file's content does not match its metadata.
     #[error("{file}: {kind} of {} is {actual}, the repository metadata says {expected}: the source repository is corrupt; nothing was written", path.display())]
     SourceMismatch {
@@ -224,10 +233,28 @@ pub fn pack(
         None => last + 1,
     };
 
+    // URL sources are fetched into the cache, and packed from there.
+    let fetched;
+    let catalog = if crate::fetch::has_urls(catalog) {
+        let mut fo = crate::fetch::FetchOptions::new(
+            opts.cache
+                .clone()
+                .unwrap_or_else(|| opts.state.join("cache")),
+        );
+        fo.jobs = opts.jobs;
+        fetched = crate::fetch::fetch_catalog(catalog, &fo, progress)?;
+        &fetched
+    } else {
+        catalog
+    };
+
     progress.begin("reading repository metadata", None);
     let mut plan = plan::plan(catalog).map_err(PackError::Source)?;
     plan::apply_cache(&mut plan, &state)?;
     progress.end();
+    for w in &plan.warnings {
+        progress.note(w);
+    }
 
     let ctx = Ctx {
         sequence,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::state::{ExportState, FileStamp, StateError};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Source};
 use crate::format::{ObjectId, Sha256Digest, relpath};
 use crate::fsutil::read_capped;
 use crate::yum;
@@ -70,6 +70,9 @@ pub struct Plan {
     pub view_tree: HashMap<(String, String, String), String>,
     /// GPG keys by product label: (file name, contents).
     pub gpg_keys: HashMap<String, (String, String)>,
+    /// Things the operator should know (files in a source directory that no metadata
+    /// names, and that are therefore not carried).
+    pub warnings: Vec<String>,
 }
 
 /// A problem with the source repositories.
@@ -191,8 +194,119 @@ fn check_declared(data: &[u8], declared: &Checksum) -> Result<(), String> {
     }
 }
 
+/// Most files named in one warning about files no metadata names.
+const UNLISTED_SHOWN: usize = 20;
+
+/// A warning naming the files under `dir` that `tree` does not carry, if any.
+fn unlisted(name: &str, dir: &Path, tree: &TreePlan) -> Option<String> {
+    let carried: std::collections::HashSet<&str> =
+        tree.files.iter().map(|(n, _)| n.as_str()).collect();
+    let mut left: Vec<String> = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| {
+            let rel = e.path().strip_prefix(dir).ok()?.to_str()?.to_string();
+            (!carried.contains(rel.as_str())).then_some(rel)
+        })
+        .collect();
+    if left.is_empty() {
+        return None;
+    }
+    let n = left.len();
+    left.truncate(UNLISTED_SHOWN);
+    Some(format!(
+        "warning: {name}: {n} file{} in {} that no metadata names, not carried: {}{}",
+        if n == 1 { "" } else { "s" },
+        dir.display(),
+        left.join(", "),
+        if n > UNLISTED_SHOWN { ", …" } else { "" }
+    ))
+}
+
+/// Scan one source directory into a tree: a kickstart tree when it has a `.treeinfo`
+/// (the `.treeinfo`, every file it names, and each repository it names, at its path), else
+/// one yum repository.
+fn scan_tree(
+    p: &mut Planner,
+    tree: &str,
+    dir: &Path,
+    gpg_key: Option<&(String, String)>,
+) -> TreePlan {
+    let ti_path = dir.join(".treeinfo");
+    if !ti_path.is_file() {
+        return scan_repo(p, tree, dir, gpg_key);
+    }
+    let mut out = TreePlan {
+        name: tree.to_string(),
+        packages: 0,
+        files: Vec::new(),
+    };
+    let bytes = match read_capped(&ti_path, MAX_SMALL_METADATA) {
+        Ok(b) => b,
+        Err(e) => {
+            p.problem(tree, &ti_path, format!("cannot read: {e}"));
+            return out;
+        }
+    };
+    let ti = match std::str::from_utf8(&bytes)
+        .map_err(|_| "is not UTF-8 text".to_string())
+        .and_then(|t| yum::treeinfo::parse_treeinfo(t).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            p.problem(tree, &ti_path, e);
+            return out;
+        }
+    };
+    if let Some(i) = p.add(tree, ".treeinfo", &ti_path, None, Some(bytes.into())) {
+        out.files.push((".treeinfo".into(), i));
+    }
+    for (rel, checksum) in &ti.files {
+        let path = dir.join(rel);
+        if !path.exists() {
+            p.problem(tree, &path, "missing (.treeinfo names it)");
+            continue;
+        }
+        if let Some(i) = p.add(tree, rel, &path, checksum.as_ref().map(|c| (c, None)), None) {
+            out.files.push((rel.clone(), i));
+        }
+    }
+    let mut repos = ti.repositories.clone();
+    if repos.is_empty() && dir.join("repodata/repomd.xml").is_file() {
+        repos.push(String::new());
+    }
+    for r in repos {
+        let sub = scan_repo(p, tree, &dir.join(&r), gpg_key);
+        out.packages += sub.packages;
+        let prefix = if r.is_empty() { r } else { format!("{r}/") };
+        out.files.extend(
+            sub.files
+                .into_iter()
+                .map(|(n, i)| (format!("{prefix}{n}"), i)),
+        );
+    }
+    out.files.sort_by(|a, b| a.0.cmp(&b.0));
+    out.files.dedup();
+    for w in out.files.windows(2) {
+        if w[0].0 == w[1].0 {
+            p.problem(tree, &dir.join(&w[0].0), "named twice as different files");
+        }
+    }
+    out
+}
+
 /// Scan one repository directory into a tree.
-fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
+/// `gpg_key`: the product's key (file name, armored text), which a `repomd.xml.asc` must
+/// verify with.
+fn scan_repo(
+    p: &mut Planner,
+    tree: &str,
+    dir: &Path,
+    gpg_key: Option<&(String, String)>,
+) -> TreePlan {
     let mut out = TreePlan {
         name: tree.to_string(),
         packages: 0,
@@ -213,12 +327,13 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
             return out;
         }
     };
+    let repomd_bytes: Arc<[u8]> = repomd_bytes.into();
     if let Some(i) = p.add(
         tree,
         "repodata/repomd.xml",
         &repomd_path,
         None,
-        Some(repomd_bytes.into()),
+        Some(repomd_bytes.clone()),
     ) {
         out.files.push(("repodata/repomd.xml".into(), i));
     }
@@ -228,6 +343,14 @@ fn scan_repo(p: &mut Planner, tree: &str, dir: &Path) -> TreePlan {
         if path.is_file() {
             match read_capped(&path, MAX_SMALL_METADATA) {
                 Ok(b) => {
+                    // The upstream signature must hold with the product's key: the site
+                    // will check it too (repo_gpgcheck=1).
+                    if extra.ends_with(".asc")
+                        && let Some((name, key)) = gpg_key
+                        && let Err(e) = crate::gpgv::verify(key.as_bytes(), &repomd_bytes, &b)
+                    {
+                        p.problem(tree, &path, format!("{e} ({name})"));
+                    }
                     if let Some(i) = p.add(tree, extra, &path, None, Some(b.into())) {
                         out.files.push((extra.into(), i));
                     }
@@ -344,16 +467,7 @@ pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
     let mut library_tree = HashMap::new();
     let mut view_tree = HashMap::new();
     let mut gpg_keys = HashMap::new();
-    let mut scan =
-        |p: &mut Planner, trees: &mut Vec<TreePlan>, name: String, dir: &Path| -> String {
-            let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-            if let Some(existing) = by_dir.get(&canon) {
-                return existing.clone();
-            }
-            trees.push(scan_repo(p, &name, dir));
-            by_dir.insert(canon, name.clone());
-            name
-        };
+    let mut warnings = Vec::new();
     for prod in &catalog.products {
         if let Some(k) = &prod.gpg_key {
             match read_capped(k, 1 << 20).map(String::from_utf8) {
@@ -368,20 +482,45 @@ pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
                 Err(e) => p.problem(&prod.label, k, format!("cannot read GPG key: {e}")),
             }
         }
+    }
+    let mut scan =
+        |p: &mut Planner, trees: &mut Vec<TreePlan>, name: String, source: &Source| -> String {
+            // URL sources are fetched into the cache first ([`crate::fetch`]), and come
+            // here as that directory.
+            let Some(dir) = source.dir() else {
+                p.problem(&name, Path::new(&source.display()), "was not fetched");
+                return name;
+            };
+            let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if let Some(existing) = by_dir.get(&canon) {
+                return existing.clone();
+            }
+            let product = name.rsplit('/').nth(1).unwrap_or("");
+            let tree = scan_tree(p, &name, dir, gpg_keys.get(product));
+            // A directory of the operator's (not the cache's copy of a URL) may hold files
+            // no metadata names: they are not carried, and the operator is told.
+            if let Source::Dir(_) = source {
+                warnings.extend(unlisted(&name, dir, &tree));
+            }
+            trees.push(tree);
+            by_dir.insert(canon, name.clone());
+            name
+        };
+    for prod in &catalog.products {
         for r in &prod.repositories {
             let key = format!("{}/{}", prod.label, r.label);
-            let name = scan(&mut p, &mut trees, format!("library/{key}"), &r.path);
+            let name = scan(&mut p, &mut trees, format!("library/{key}"), &r.source);
             library_tree.insert(key, name);
         }
     }
     for v in &catalog.content_views {
         for (key, snap) in &v.repositories {
             let name = match snap {
-                Some(dir) => scan(
+                Some(source) => scan(
                     &mut p,
                     &mut trees,
                     format!("views/{}/{}/{key}", v.label, v.version),
-                    dir,
+                    source,
                 ),
                 None => library_tree[key].clone(),
             };
@@ -398,5 +537,6 @@ pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
         library_tree,
         view_tree,
         gpg_keys,
+        warnings,
     })
 }

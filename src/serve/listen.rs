@@ -86,6 +86,7 @@ pub async fn serve(
     files: Option<PathBuf>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let app = app.layer(axum::middleware::from_fn(close_after_refused_body));
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
@@ -127,6 +128,28 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// A request with a body that was refused may not have had its body read: the answer says
+/// `Connection: close` (and hyper closes after it), so that a client does not send its next
+/// request on a connection the server is about to drop.
+async fn close_after_refused_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = req.headers();
+    let has_body = h
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || h.contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    let s = resp.status();
+    if has_body && (s.is_client_error() || s.is_server_error()) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn connection<I>(io: I, svc: TowerToHyperService<axum::Router>)

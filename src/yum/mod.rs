@@ -10,6 +10,7 @@ pub mod decompress;
 mod error;
 pub mod primary;
 pub mod repomd;
+pub mod treeinfo;
 pub mod updateinfo;
 mod xml;
 

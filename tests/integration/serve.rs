@@ -1006,69 +1006,6 @@ fn dnf_installs_over_http_from_ferry_serve_with_gpgcheck() {
     );
 }
 
-/// A test CA and a certificate it issued for 127.0.0.1: (ca.pem, cert.pem, key.pem).
-fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    require("openssl");
-    let p = |n: &str| dir.join(n);
-    let openssl = |args: &[&str]| {
-        ok(Command::new("openssl").args(args).current_dir(dir));
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=ferry test CA",
-        "-days",
-        "2",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        p("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    (p("ca.pem"), p("server.pem"), p("server.key"))
-}
-
 #[test]
 fn over_tls_push_and_repositories_work_and_an_unknown_certificate_is_refused() {
     let (p, store) = three_volumes();

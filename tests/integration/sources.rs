@@ -220,3 +220,79 @@ fn the_library_script_rebuilds_a_library_that_packs() {
         );
     }
 }
+
+/// gpg with the test signing key, in a home of its own under `dir`.
+fn gpg(dir: &Path) -> impl Fn(&[&std::ffi::OsStr]) {
+    require("gpg");
+    let home = dir.join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let h = home.clone();
+    ok(std::process::Command::new("gpg")
+        .env("GNUPGHOME", &h)
+        .args(["--batch", "--quiet", "--import"])
+        .arg(testdata().join("keys/gpg-test-secret.asc")));
+    move |args| {
+        ok(std::process::Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--yes", "--quiet"])
+            .args(args));
+    }
+}
+
+#[test]
+fn a_signed_repomd_is_checked_at_pack_carried_and_checked_again_by_dnf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = testdata_copy(tmp.path());
+    let repomd = tmp.path().join("library/repos/baseos/repodata/repomd.xml");
+    let sign = gpg(tmp.path());
+    sign(&[
+        "--armor".as_ref(),
+        "--detach-sign".as_ref(),
+        repomd.as_os_str(),
+    ]);
+    let asc = repomd.with_extension("xml.asc");
+    assert!(asc.is_file());
+
+    // Signed by the product's key: packed, imported, published with its signature, and
+    // the repo file asks dnf to check it.
+    let p = pack(&catalog, &[]);
+    let store = p.tmp.path().join("store");
+    must_import(&store, &p.key, &p.volumes);
+    let published = store.join("published/acme/library/acme-os/baseos/repodata/repomd.xml.asc");
+    assert_eq!(
+        std::fs::read(&published).unwrap(),
+        std::fs::read(&asc).unwrap()
+    );
+    let repofile = ok(ferry().args(["repofile", "--store"]).arg(&store));
+    let section: String = repofile
+        .split("\n[")
+        .find(|s| s.starts_with("acme_acme-os_baseos]"))
+        .unwrap()
+        .to_string();
+    assert!(section.contains("repo_gpgcheck=1"), "{section}");
+    let dnf = Dnf::new(&repofile);
+    let (code, o, e) = dnf.run(&[
+        "--disablerepo=*",
+        "--enablerepo=acme_acme-os_baseos",
+        "install",
+        "ferry-hello",
+    ]);
+    assert_eq!(code, 0, "{o}\n{e}");
+    assert!(
+        dnf.installed()
+            .iter()
+            .any(|p| p.starts_with("ferry-hello-"))
+    );
+
+    // repomd.xml changed after it was signed: refused, naming the signature.
+    let text = std::fs::read_to_string(&repomd).unwrap();
+    std::fs::write(&repomd, text.replacen("<revision>", "<revision>1", 1)).unwrap();
+    let err = pack_err(&catalog, &tmp.path().join("tampered"));
+    assert!(
+        err.contains("library/acme-os/baseos")
+            && err.contains("repomd.xml.asc")
+            && err.contains("does not verify"),
+        "{err}"
+    );
+}
