@@ -27,24 +27,9 @@ if [[ ! -f $LIB/repodata/repomd.xml ]]; then
     createrepo_c --quiet "$LIB"
 fi
 rm -rf "$DIR/nginx" "$DIR/run"
-mkdir -p "$DIR/nginx" "$DIR/run"
-P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$DIR/nginx/nginx.conf" <<NGINX
-worker_processes auto;
-pid $DIR/nginx/nginx.pid;
-error_log $DIR/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $DIR/nginx/body;
-    proxy_temp_path $DIR/nginx/proxy;
-    fastcgi_temp_path $DIR/nginx/fastcgi;
-    uwsgi_temp_path $DIR/nginx/uwsgi;
-    scgi_temp_path $DIR/nginx/scgi;
-    server { listen 127.0.0.1:$P; root $DIR/www; }
-}
-NGINX
+mkdir -p "$DIR/run"
+P=$(free_port)
+nginx_conf "$DIR/nginx" "$P" "$DIR/www"
 nginx -c "$DIR/nginx/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
 trap 'kill $NGINX_PID 2>/dev/null || true' EXIT
@@ -52,16 +37,7 @@ sleep 1
 
 R=$DIR/run
 "$FERRY" keygen --out "$R/key" >/dev/null
-cat > "$R/url.toml" <<CAT
-organization = "bench"
-[[product]]
-label = "bench"
-name = "Benchmark"
-[[product.repository]]
-label = "repo"
-name = "Benchmark over HTTP"
-url = "http://127.0.0.1:$P/repo/"
-CAT
+write_catalog "$R/url.toml" "Benchmark over HTTP" "url = \"http://127.0.0.1:$P/repo/\""
 mb=$(du -sbL "$LIB" | awk '{print int($1/1000000)}')
 # timed NAME CMD...: wall time and peak RSS of one command.
 timed() {

@@ -1,6 +1,7 @@
-# Sourced by the benchmarks.
+# Sourced by the benchmarks: RPMs, catalogs, nginx, ports.
 
-# write_catalog FILE NAME: a catalog of one repository, $LIB, in organization "bench".
+# write_catalog FILE NAME [SOURCE]: a catalog of one repository in organization "bench";
+# SOURCE is its catalog line, by default path = "$LIB".
 write_catalog() {
     cat > "$1" <<CAT
 organization = "bench"
@@ -10,8 +11,34 @@ name = "Benchmark"
 [[product.repository]]
 label = "repo"
 name = "$2"
-path = "$LIB"
+${3:-path = "$LIB"}
 CAT
+}
+
+# nginx_conf DIR PORT ROOT: an nginx configuration in DIR/nginx.conf that serves ROOT on
+# 127.0.0.1:PORT with sendfile, its files kept in DIR.
+nginx_conf() {
+    mkdir -p "$1"
+    cat > "$1/nginx.conf" <<NGINX
+worker_processes auto;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    server {
+        listen 127.0.0.1:$2;
+        root $3;
+        disable_symlinks off;
+    }
+}
+NGINX
 }
 
 # make_rpm I: build the RPM bench$I, holding $RPM_MB MB of random
@@ -43,3 +70,6 @@ SPEC
     mv "$W"/RPMS/noarch/*.rpm "$LIB/Packages/"
     rm -rf "$W"
 }
+
+# free_port: a TCP port free on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

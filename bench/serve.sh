@@ -29,13 +29,12 @@ rm -rf "$DIR/out" "$DIR/store" "$DIR/key".* "$DIR/nginx"
 "$FERRY" trust add --store "$DIR/store" "$DIR/key.pub" >/dev/null
 volume_mb=$(du -sbL "$DIR/out/vol-01" | awk '{print int($1/1000000)}')
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
 echo "ferry push of a $volume_mb MB volume over loopback:"
-P=$(port)
+P=$(free_port)
 "$FERRY" serve --store "$DIR/store" --listen "127.0.0.1:$P" > "$DIR/serve.log" 2>&1 &
 pids+=($!); SERVER=$!
 for _ in $(seq 50); do grep -q listening "$DIR/serve.log" && break; sleep 0.1; done
@@ -54,31 +53,11 @@ printf '%-44s %6.2f s %7.0f MB/s   server peak RSS %6d KB (idle %d), client %d K
 REL=bench/library/bench/repo/Packages/bench1-1-1.noarch.rpm
 size=$(stat -L -c %s "$DIR/store/published/$REL")
 
-P2=$(port)
+P2=$(free_port)
 (cd "$DIR/store/published" && exec python3 -m http.server "$P2" --bind 127.0.0.1 >/dev/null 2>&1) &
 pids+=($!)
-P3=$(port)
-mkdir -p "$DIR/nginx"
-cat > "$DIR/nginx/nginx.conf" <<NGINX
-worker_processes auto;
-pid $DIR/nginx/nginx.pid;
-error_log $DIR/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $DIR/nginx/body;
-    proxy_temp_path $DIR/nginx/proxy;
-    fastcgi_temp_path $DIR/nginx/fastcgi;
-    uwsgi_temp_path $DIR/nginx/uwsgi;
-    scgi_temp_path $DIR/nginx/scgi;
-    server {
-        listen 127.0.0.1:$P3;
-        root $DIR/store/published;
-        disable_symlinks off;
-    }
-}
-NGINX
+P3=$(free_port)
+nginx_conf "$DIR/nginx" "$P3" "$DIR/store/published"
 nginx -c "$DIR/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 sleep 1

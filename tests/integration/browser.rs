@@ -11,7 +11,7 @@ use std::time::Duration;
 use fantoccini::{ClientBuilder, Locator};
 
 use super::common::*;
-use super::serve::{Server, eventually, interrupted_patch, received};
+use super::serve::{Server, biggest_pack, eventually, interrupted_patch, received};
 
 /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`: WebDriver has no
 /// way to drop files on a page.
@@ -43,6 +43,18 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
         let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
         (axum::http::Method::POST, Some(body.to_string()))
     }
+}
+
+/// The upload page's result, once it has one.
+async fn upload_result(c: &fantoccini::Client) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(120))
+        .for_element(Locator::Css("#result[data-result]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 struct Driver(Child);
@@ -84,15 +96,7 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
     let key = view["key"].as_str().unwrap().to_string();
     let (code, v) = s.send_head(&key, first);
     assert_eq!(code, 200, "{v}");
-    let pack = view["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["path"].as_str())
-        .filter(|p| p.starts_with("packs/"))
-        .max_by_key(|p| std::fs::metadata(first.join(p)).unwrap().len())
-        .unwrap()
-        .to_string();
+    let pack = biggest_pack(&view, first);
     let bytes = std::fs::read(first.join(&pack)).unwrap();
     interrupted_patch(
         &s,
@@ -199,13 +203,7 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
             .await
             .unwrap();
         }
-        let result = c
-            .wait()
-            .at_most(Duration::from_secs(120))
-            .for_element(Locator::Css("#result[data-result]"))
-            .await
-            .unwrap();
-        let text = result.text().await.unwrap();
+        let text = upload_result(&c).await;
         assert!(
             text.contains("Import staged") && text.contains("volumes still needed: 3"),
             "{text}"
@@ -219,13 +217,7 @@ fn a_browser_logs_in_uploads_a_bundle_and_sees_it_imported() {
             .send_keys(&p.volumes[2].display().to_string())
             .await
             .unwrap();
-        let result = c
-            .wait()
-            .at_most(Duration::from_secs(120))
-            .for_element(Locator::Css("#result[data-result]"))
-            .await
-            .unwrap();
-        let text = result.text().await.unwrap();
+        let text = upload_result(&c).await;
         assert!(text.contains("Import imported"), "{text}");
         let bars = c.find_all(Locator::Css("progress")).await.unwrap();
         let files = std::fs::read_dir(p.volumes[2].join("packs"))

@@ -368,106 +368,57 @@ impl Rng {
 /// A test CA and a certificate it issued for 127.0.0.1: (ca.pem, cert.pem, key.pem).
 pub fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     require("openssl");
-    let p = |n: &str| dir.join(n);
-    let openssl = |args: &[&str]| {
-        ok(Command::new("openssl").args(args).current_dir(dir));
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=ferry test CA",
-        "-days",
-        "2",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
+    openssl(
+        dir,
+        "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+         -out ca.pem -subj /CN=ferry-test-CA -days 2",
+    );
+    let (cert, key) = issue(
+        dir,
+        "server",
         "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        p("ext.cnf"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    (p("ca.pem"), p("server.pem"), p("server.key"))
+    );
+    (dir.join("ca.pem"), cert, key)
 }
 
 /// A client certificate issued by the CA that [`test_ca`] made in `dir`: (cert.pem, key.pem).
 pub fn test_client_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        ok(Command::new("openssl").args(args).current_dir(dir));
-    };
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.csr",
-        "-subj",
-        "/CN=ferry test client",
-    ]);
-    std::fs::write(
-        dir.join("client-ext.cnf"),
+    issue(
+        dir,
+        "client",
+        "/CN=ferry-test-client",
         "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
     )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "client.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "client-ext.cnf",
-    ]);
-    (dir.join("client.pem"), dir.join("client.key"))
+}
+
+/// openssl with these (space-separated) arguments, in `dir`.
+fn openssl(dir: &Path, args: &str) {
+    ok(Command::new("openssl")
+        .args(args.split_whitespace())
+        .current_dir(dir));
+}
+
+/// A P-256 key NAME.key and a certificate NAME.pem for `subject` with extensions `ext`,
+/// issued by the CA in `dir`.
+fn issue(dir: &Path, name: &str, subject: &str, ext: &str) -> (PathBuf, PathBuf) {
+    std::fs::write(dir.join(format!("{name}.cnf")), ext).unwrap();
+    openssl(
+        dir,
+        &format!(
+            "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {name}.key \
+             -out {name}.csr -subj {subject}"
+        ),
+    );
+    openssl(
+        dir,
+        &format!(
+            "x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+             -out {name}.pem -days 2 -extfile {name}.cnf"
+        ),
+    );
+    (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    )
 }

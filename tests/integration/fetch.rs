@@ -82,6 +82,18 @@ impl Source {
     }
 }
 
+/// The server's arguments for TLS with a client certificate required.
+fn tls_args<'a>(ca: &'a Path, cert: &'a Path, key: &'a Path) -> [&'a std::ffi::OsStr; 6] {
+    [
+        "--cert".as_ref(),
+        cert.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--client-ca".as_ref(),
+        ca.as_os_str(),
+    ]
+}
+
 /// The testdata catalog with every repository (and the view's snapshot) given as a URL
 /// under `base`, each with `options` (TOML lines).
 fn url_catalog(dir: &Path, base: &str, options: &str) -> PathBuf {
@@ -123,18 +135,7 @@ fn a_pack_from_https_urls_with_a_client_certificate_publishes_what_a_pack_from_d
     let tmp = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_ca(tmp.path());
     let (client_cert, client_key) = test_client_cert(tmp.path());
-    let server = Source::start(
-        &testdata(),
-        tmp.path(),
-        &[
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--key".as_ref(),
-            key.as_os_str(),
-            "--client-ca".as_ref(),
-            ca.as_os_str(),
-        ],
-    );
+    let server = Source::start(&testdata(), tmp.path(), &tls_args(&ca, &cert, &key));
     let base = format!("https://127.0.0.1:{}", server.port);
     let tls = format!(
         "sslcacert = \"{}\"\nsslclientcert = \"{}\"\nsslclientkey = \"{}\"\n",
@@ -394,18 +395,7 @@ fn a_catalog_written_from_a_repo_file_packs_over_https_with_a_client_certificate
             &www.join("acme/9/noarch").join(r),
         );
     }
-    let server = Source::start(
-        &www,
-        tmp.path(),
-        &[
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--key".as_ref(),
-            key.as_os_str(),
-            "--client-ca".as_ref(),
-            ca.as_os_str(),
-        ],
-    );
+    let server = Source::start(&www, tmp.path(), &tls_args(&ca, &cert, &key));
     // As subscription-manager writes redhat.repo: variables, certificates, a disabled section.
     let gpgkey = testdata().join("library/RPM-GPG-KEY-ferry-test");
     let section = |id: &str, repo: &str, enabled: u8| {

@@ -283,6 +283,19 @@ pub(super) fn interrupted_patch(
     c.shutdown(std::net::Shutdown::Both).unwrap();
 }
 
+/// The largest pack the volume `view` lists (as a path in the volume `vol`).
+pub(super) fn biggest_pack(view: &Value, vol: &Path) -> String {
+    view["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.starts_with("packs/"))
+        .max_by_key(|p| std::fs::metadata(vol.join(p)).unwrap().len())
+        .unwrap()
+        .to_string()
+}
+
 /// Wait (up to 20 s) for something the server does after answering or after a client left.
 pub(super) fn eventually(cond: impl Fn() -> bool) {
     for _ in 0..200 {
@@ -331,15 +344,7 @@ fn volumes_uploaded_in_any_order_with_an_interruption_import_like_the_command_li
             assert_eq!(code, 200, "seed {seed}: {view}");
             let key = view["key"].as_str().unwrap().to_string();
             // Packs are refused before the head is in.
-            let pack = view["files"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|f| f["path"].as_str())
-                .filter(|p| p.starts_with("packs/"))
-                .max_by_key(|p| std::fs::metadata(vol.join(p)).unwrap().len())
-                .unwrap()
-                .to_string();
+            let pack = biggest_pack(&view, vol);
             let bytes = std::fs::read(vol.join(&pack)).unwrap();
             let (code, v) = s.patch(&key, &pack, 0, bytes.len() as u64, bytes.clone());
             assert_eq!(code, 409, "seed {seed}: a pack before the head: {v}");
