@@ -3,6 +3,8 @@
 # write_catalog FILE NAME [SOURCE]: a catalog of one repository in organization "bench";
 # SOURCE is its catalog line, by default path = "$LIB".
 write_catalog() {
+    local source=${3:-}
+    [[ -n $source ]] || source="path = \"$LIB\""
     cat > "$1" <<CAT
 organization = "bench"
 [[product]]
@@ -11,7 +13,7 @@ name = "Benchmark"
 [[product.repository]]
 label = "repo"
 name = "$2"
-${3:-path = "$LIB"}
+$source
 CAT
 }
 

@@ -183,6 +183,28 @@ fn a_pack_from_https_urls_with_a_client_certificate_publishes_what_a_pack_from_d
     );
     assert!(err.contains("CertificateRequired"), "{err}");
     assert!(volumes(&tmp.path().join("nocert")).is_empty());
+    // A client certificate from another CA: the server refuses it.
+    let other = tmp.path().join("other-ca");
+    std::fs::create_dir(&other).unwrap();
+    test_ca(&other);
+    let (stranger_cert, stranger_key) = test_client_cert(&other);
+    let stranger = url_catalog(
+        tmp.path(),
+        &base,
+        &format!(
+            "sslcacert = \"{}\"\nsslclientcert = \"{}\"\nsslclientkey = \"{}\"\n",
+            ca.display(),
+            stranger_cert.display(),
+            stranger_key.display()
+        ),
+    );
+    let (code, _, err) = run(pack_cmd(&stranger, &signer, &tmp.path().join("stranger"))
+        .args(["--cache", tmp.path().join("cache4").to_str().unwrap()]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("library/acme-os/baseos") && err.contains("TLS"),
+        "{err}"
+    );
     // Without the CA, the server's certificate is not trusted.
     let (code, _, err) = run(pack_cmd(
         &url_catalog(tmp.path(), &base, ""),
@@ -450,4 +472,76 @@ fn a_catalog_written_from_a_repo_file_packs_over_https_with_a_client_certificate
         repos.iter().any(|r| r == "acme-9-appstream-rpms"),
         "{repos:?}"
     );
+}
+
+#[test]
+fn credentials_come_from_the_environment_and_are_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("www");
+    sync_tree(&testdata().join("library/rotation/v1"), &root.join("repo"));
+    let secret = "s3cret-pass-phrase";
+    let server = Source::start(
+        &root,
+        tmp.path(),
+        &["--basic".as_ref(), format!("reader:{secret}").as_ref()],
+    );
+    let url = format!("http://127.0.0.1:{}/repo", server.port);
+    let catalog = |auth: &str| {
+        let f = tmp.path().join("catalog.toml");
+        std::fs::write(
+            &f,
+            format!(
+                "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = \"OS\"\n\
+                 [[product.repository]]\nlabel = \"base\"\nname = \"Base\"\nurl = \"{url}\"\n{auth}"
+            ),
+        )
+        .unwrap();
+        f
+    };
+    let signer = keygen(tmp.path(), "site");
+
+    // Without credentials: 401, said plainly, nothing written.
+    let (code, _, err) = run(&mut pack_cmd(&catalog(""), &signer, &tmp.path().join("a")));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("{url}/.treeinfo: HTTP 401")) && err.contains("credentials"),
+        "{err}"
+    );
+    // The variable the catalog names is not set: said before anything is fetched.
+    let auth = "username = \"reader\"\npassword_env = \"FERRY_TEST_PASSWORD\"\n";
+    let (code, _, err) =
+        run(pack_cmd(&catalog(auth), &signer, &tmp.path().join("b"))
+            .env_remove("FERRY_TEST_PASSWORD"));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("FERRY_TEST_PASSWORD, which is not set"),
+        "{err}"
+    );
+    // A wrong password: 401 again, and the password is not in what pack prints.
+    let (code, out, err) = run(pack_cmd(&catalog(auth), &signer, &tmp.path().join("c"))
+        .env("FERRY_TEST_PASSWORD", "wrong-guess"));
+    assert_ne!(code, 0);
+    assert!(err.contains("HTTP 401"), "{err}");
+    assert!(
+        !err.contains("wrong-guess") && !out.contains("wrong-guess"),
+        "{err}"
+    );
+    // The right one, from the environment or from a file: packed.
+    let (code, out, err) =
+        run(pack_cmd(&catalog(auth), &signer, &tmp.path().join("d"))
+            .env("FERRY_TEST_PASSWORD", secret));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(secret) && !out.contains(secret));
+    let pw = tmp.path().join("password");
+    std::fs::write(&pw, format!("{secret}\n")).unwrap();
+    let auth = format!(
+        "username = \"reader\"\npassword_file = \"{}\"\n",
+        pw.display()
+    );
+    let (code, _, err) = run(&mut pack_cmd(
+        &catalog(&auth),
+        &signer,
+        &tmp.path().join("e"),
+    ));
+    assert_eq!(code, 0, "{err}");
 }
