@@ -49,6 +49,79 @@ struct Sub {
     primary: Option<String>,
 }
 
+/// Packages to fetch while the pack runs, and where their arrival is told.
+pub struct Packages {
+    live: Vec<Repo>,
+    wants: Vec<(usize, Want)>,
+    /// Which files are coming, and whether each came.
+    pub arrivals: std::sync::Arc<Arrivals>,
+    counts: Mutex<Counts>,
+}
+
+impl Packages {
+    /// What was fetched, and what the cache had.
+    pub fn counts(&self) -> Counts {
+        *self.counts.lock().expect("no panics")
+    }
+}
+
+/// Files on their way into the cache: the pack plans them by their declared size and waits
+/// for each before it reads it.
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    coming: std::collections::HashMap<std::path::PathBuf, u64>,
+    done: Mutex<std::collections::HashMap<std::path::PathBuf, Result<(), FetchProblem>>>,
+    cv: std::sync::Condvar,
+    cancelled: std::sync::atomic::AtomicBool,
+}
+
+impl Arrivals {
+    fn new(coming: impl Iterator<Item = (std::path::PathBuf, u64)>) -> Self {
+        Arrivals {
+            coming: coming.collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The declared size of `path`, if it is on its way.
+    pub fn coming(&self, path: &Path) -> Option<u64> {
+        self.coming.get(path).copied()
+    }
+
+    /// Wait until `path` is in the cache with its declared checksum, or fails to be.
+    pub fn wait(&self, path: &Path) -> Result<(), FetchProblem> {
+        let mut done = self.done.lock().expect("no panics");
+        loop {
+            if let Some(r) = done.get(path) {
+                return r.clone();
+            }
+            if self.cancelled.load(Ordering::Relaxed) {
+                return Err(FetchProblem {
+                    repo: String::new(),
+                    url: path.display().to_string(),
+                    what: "cancelled".into(),
+                });
+            }
+            done = self.cv.wait(done).expect("no panics");
+        }
+    }
+
+    /// Stop fetching (the pack failed): every wait returns.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        let _g = self.done.lock().expect("no panics");
+        self.cv.notify_all();
+    }
+
+    fn arrived(&self, path: &Path, r: Result<(), FetchProblem>) {
+        self.done
+            .lock()
+            .expect("no panics")
+            .insert(path.to_path_buf(), r);
+        self.cv.notify_all();
+    }
+}
+
 /// Counts of one fetch.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
@@ -66,9 +139,16 @@ impl<'a> Fetcher<'a> {
         Fetcher { opts, progress }
     }
 
-    /// Fetch `repos` (name, source) into their mirror directories; problems go to
-    /// `problems`, every one of every repository.
-    pub fn run(&self, repos: &[(String, Remote)], problems: &mut Vec<FetchProblem>) -> Counts {
+    /// Fetch what `repos` (name, source) need before they can be planned: `.treeinfo` and
+    /// the files it names, `repomd.xml` and every file it lists, written into their mirror
+    /// directories. The packages their primary metadata lists are returned, to be fetched by
+    /// [`Fetcher::packages`] while the pack runs. Problems go to `problems`, every one of
+    /// every repository.
+    pub fn metadata(
+        &self,
+        repos: &[(String, Remote)],
+        problems: &mut Vec<FetchProblem>,
+    ) -> Packages {
         let mut counts = Counts::default();
         let mut live = Vec::new();
         self.progress.begin("fetching repository metadata", None);
@@ -99,16 +179,16 @@ impl<'a> Fetcher<'a> {
             }
         }
         self.fetch_all(&mut live, &wants, problems, &mut counts);
-        self.progress.end();
 
-        // Every package primary lists.
-        let mut wants = Vec::new();
+        // Every package primary lists: those whose size the metadata does not give now (the
+        // plan needs every size), the others later.
+        let mut now = Vec::new();
+        let mut later = Vec::new();
         for (i, r) in live.iter_mut().enumerate() {
             if r.failed {
                 continue;
             }
             let dir = mirror_dir(&self.opts.cache, &r.remote.url);
-            let mut more = Vec::new();
             for sub in &r.subs {
                 let Some(loc) = &sub.primary else { continue };
                 let href = format!("{}{loc}", sub.prefix);
@@ -125,7 +205,11 @@ impl<'a> Fetcher<'a> {
                             let href = format!("{}{}", sub.prefix, p.location);
                             let c = Some(p.checksum.clone());
                             if let Some(w) = self.want(r, &href, c, p.size, MAX_PACKAGE, problems) {
-                                more.push((i, w));
+                                if w.size.is_some() {
+                                    later.push((i, w))
+                                } else {
+                                    now.push((i, w))
+                                }
                             }
                         }
                     }
@@ -136,20 +220,11 @@ impl<'a> Fetcher<'a> {
                     }
                 }
             }
-            wants.extend(more);
         }
-        if !wants.is_empty() {
-            let total: u64 = wants.iter().map(|(_, w)| w.size.unwrap_or(0)).sum();
-            self.progress
-                .begin(&format!("fetching {} packages", wants.len()), Some(total));
-            self.fetch_all(&mut live, &wants, problems, &mut counts);
-            self.progress.end();
-        }
-        if !problems.is_empty() {
-            return counts;
-        }
+        self.fetch_all(&mut live, &now, problems, &mut counts);
+        self.progress.end();
 
-        // Complete repositories get their repomd.xml (and signature, key) last.
+        // repomd.xml (and signature, key) and .treeinfo, for the plan to read.
         for r in &live {
             if r.failed {
                 continue;
@@ -180,13 +255,55 @@ impl<'a> Fetcher<'a> {
                 }
             }
         }
-        self.progress.note(&format!(
-            "fetched {} files ({}), {} already in the cache",
-            counts.fetched,
-            crate::size::human(counts.bytes),
-            counts.cached
-        ));
-        counts
+        let arrivals = Arrivals::new(
+            later
+                .iter()
+                .map(|(_, w)| (w.dest.clone(), w.size.unwrap_or(0))),
+        );
+        Packages {
+            live,
+            wants: later,
+            arrivals: std::sync::Arc::new(arrivals),
+            counts: Mutex::new(counts),
+        }
+    }
+
+    /// Fetch the packages, `opts.jobs` at once, in the order the pack will read them,
+    /// telling `packages.arrivals` as each is in the cache (or is not).
+    pub fn packages(&self, packages: &Packages) {
+        let a = &packages.arrivals;
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..self.opts.jobs.max(1).min(packages.wants.len().max(1)) {
+                s.spawn(|| {
+                    loop {
+                        if a.cancelled.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((repo, w)) = packages.wants.get(i) else {
+                            break;
+                        };
+                        let r = &packages.live[*repo];
+                        let got = fetch(&r.client, w, self.opts, self.progress);
+                        if let Ok(g) = &got {
+                            let mut c = packages.counts.lock().expect("no panics");
+                            match g {
+                                Got::Cached => c.cached += 1,
+                                Got::Fetched(n) => {
+                                    c.fetched += 1;
+                                    c.bytes += n;
+                                }
+                            }
+                        }
+                        a.arrived(
+                            &w.dest,
+                            got.map(|_| ()).map_err(|e| problem(r, w.url.as_str(), e)),
+                        );
+                    }
+                });
+            }
+        });
     }
 
     /// A client and repomd.xml (with its signature and key) for one repository.

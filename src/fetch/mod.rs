@@ -122,14 +122,15 @@ pub fn mirror_dir(cache: &Path, url: &url::Url) -> PathBuf {
     ))
 }
 
-/// Fetch every URL source of `catalog` into the cache; the catalog returned names the
-/// cache's directories instead of the URLs. Every problem of every repository is reported
-/// at once.
-pub fn fetch_catalog(
+/// Fetch what the URL sources of `catalog` need to be planned (see
+/// [`mirror::Fetcher::metadata`]); the catalog returned names the cache's directories
+/// instead of the URLs, and the packages still to fetch come with it. Every problem of every
+/// repository is reported at once.
+pub fn prepare(
     catalog: &Catalog,
     opts: &FetchOptions,
     progress: &dyn Progress,
-) -> Result<Catalog, FetchError> {
+) -> Result<(Catalog, mirror::Packages), FetchError> {
     let mut out = catalog.clone();
     let mut wanted: Vec<(String, Remote)> = Vec::new();
     for p in &catalog.products {
@@ -153,8 +154,7 @@ pub fn fetch_catalog(
     let mut seen = std::collections::HashSet::new();
     wanted.retain(|(_, r)| seen.insert(r.url.clone()));
     let mut problems = Vec::new();
-    let fetcher = mirror::Fetcher::new(opts, progress);
-    fetcher.run(&wanted, &mut problems);
+    let packages = mirror::Fetcher::new(opts, progress).metadata(&wanted, &mut problems);
     if !problems.is_empty() {
         return Err(FetchError(problems));
     }
@@ -178,5 +178,5 @@ pub fn fetch_catalog(
             }
         }
     }
-    Ok(out)
+    Ok((out, packages))
 }

@@ -233,24 +233,70 @@ pub fn pack(
         None => last + 1,
     };
 
-    // URL sources are fetched into the cache, and packed from there.
-    let fetched;
-    let catalog = if crate::fetch::has_urls(catalog) {
-        let mut fo = crate::fetch::FetchOptions::new(
-            opts.cache
-                .clone()
-                .unwrap_or_else(|| opts.state.join("cache")),
+    // URL sources: their metadata is fetched into the cache now; their packages while the
+    // pack runs, which reads each from the cache once it has arrived.
+    if !crate::fetch::has_urls(catalog) {
+        return planned(
+            catalog, key, opts, progress, &state, base, &known, sequence, None,
         );
-        fo.jobs = opts.jobs;
-        fetched = crate::fetch::fetch_catalog(catalog, &fo, progress)?;
-        &fetched
-    } else {
-        catalog
-    };
+    }
+    let mut fo = crate::fetch::FetchOptions::new(
+        opts.cache
+            .clone()
+            .unwrap_or_else(|| opts.state.join("cache")),
+    );
+    fo.jobs = opts.jobs;
+    let (fetched, packages) = crate::fetch::prepare(catalog, &fo, progress)?;
+    let result = std::thread::scope(|s| {
+        // The pack's own progress shows the fetch: it waits for each package it reads.
+        s.spawn(|| {
+            crate::fetch::mirror::Fetcher::new(&fo, &crate::progress::Silent).packages(&packages)
+        });
+        let r = planned(
+            &fetched,
+            key,
+            opts,
+            progress,
+            &state,
+            base,
+            &known,
+            sequence,
+            Some(packages.arrivals.clone()),
+        );
+        if r.is_err() {
+            packages.arrivals.cancel();
+        }
+        r
+    });
+    if result.is_ok() {
+        let c = packages.counts();
+        progress.note(&format!(
+            "fetched {} files ({}); {} more were in the cache already",
+            c.fetched,
+            crate::size::human(c.bytes),
+            c.cached
+        ));
+    }
+    result
+}
 
+/// Plan and write a catalog whose sources are all directories (`arrivals`: files that are
+/// still on their way into the cache).
+#[allow(clippy::too_many_arguments)]
+fn planned(
+    catalog: &Catalog,
+    key: &SecretKey,
+    opts: &PackOptions,
+    progress: &dyn Progress,
+    state: &state::ExportState,
+    base: Option<BaseRef>,
+    known: &HashSet<ObjectId>,
+    sequence: u64,
+    arrivals: Option<std::sync::Arc<crate::fetch::mirror::Arrivals>>,
+) -> Result<PackSummary, PackError> {
     progress.begin("reading repository metadata", None);
-    let mut plan = plan::plan(catalog).map_err(PackError::Source)?;
-    plan::apply_cache(&mut plan, &state)?;
+    let mut plan = plan::plan(catalog, arrivals).map_err(PackError::Source)?;
+    plan::apply_cache(&mut plan, state)?;
     progress.end();
     for w in &plan.warnings {
         progress.note(w);
@@ -287,7 +333,7 @@ pub fn pack(
         source,
     })?;
     let result = write(
-        catalog, key, opts, progress, &plan, &known, &ctx, capacity, &staging, &state,
+        catalog, key, opts, progress, &plan, known, &ctx, capacity, &staging, state,
     );
     let _ = std::fs::remove_dir_all(&staging);
     result

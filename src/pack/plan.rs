@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::state::{ExportState, FileStamp, StateError};
 use crate::catalog::{Catalog, Source};
+use crate::fetch::mirror::Arrivals;
 use crate::format::{ObjectId, Sha256Digest, relpath};
 use crate::fsutil::read_capped;
 use crate::yum;
@@ -44,6 +45,9 @@ pub struct SourceFile {
     pub stamp: FileStamp,
     /// Its SHA-256 came from the export state's cache: it is not read unless needed.
     pub cached: bool,
+    /// It is on its way into the fetch cache: planned by its declared size, read once
+    /// [`Plan::arrivals`] says it is there.
+    pub pending: bool,
 }
 
 /// One repository snapshot to describe in the manifest.
@@ -73,6 +77,8 @@ pub struct Plan {
     /// Things the operator should know (files in a source directory that no metadata
     /// names, and that are therefore not carried).
     pub warnings: Vec<String>,
+    /// Files still being fetched (see [`SourceFile::pending`]).
+    pub arrivals: Option<Arc<Arrivals>>,
 }
 
 /// A problem with the source repositories.
@@ -96,6 +102,7 @@ struct Planner {
     files: Vec<SourceFile>,
     by_path: HashMap<PathBuf, usize>,
     problems: Vec<SourceProblem>,
+    arrivals: Option<Arc<Arrivals>>,
 }
 
 impl Planner {
@@ -116,6 +123,11 @@ impl Planner {
         declared: Option<(&Checksum, Option<u64>)>,
         preloaded: Option<Arc<[u8]>>,
     ) -> Option<usize> {
+        // On its way into the fetch cache: its declared size stands for it (the fetch checks
+        // it), and it is read once it has arrived.
+        if let Some(size) = self.arrivals.as_ref().and_then(|a| a.coming(path)) {
+            return Some(self.add_pending(tree, rel, path, size, declared));
+        }
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -159,6 +171,7 @@ impl Planner {
                     key: canon.clone(),
                     stamp: FileStamp::of(&meta),
                     cached: false,
+                    pending: false,
                 });
                 self.by_path.insert(canon, self.files.len() - 1);
                 self.files.len() - 1
@@ -174,6 +187,53 @@ impl Planner {
             }
         }
         Some(idx)
+    }
+}
+
+impl Planner {
+    fn add_pending(
+        &mut self,
+        tree: &str,
+        rel: &str,
+        path: &Path,
+        size: u64,
+        declared: Option<(&Checksum, Option<u64>)>,
+    ) -> usize {
+        let idx = match self.by_path.get(path) {
+            Some(&i) => i,
+            None => {
+                self.files.push(SourceFile {
+                    path: path.to_path_buf(),
+                    size,
+                    declared: Vec::new(),
+                    preloaded: None,
+                    known_id: None,
+                    display: format!("{tree}: {rel}"),
+                    key: path.to_path_buf(),
+                    stamp: FileStamp {
+                        size,
+                        mtime_ns: 0,
+                        ino: 0,
+                        dev: 0,
+                    },
+                    cached: false,
+                    pending: true,
+                });
+                self.by_path
+                    .insert(path.to_path_buf(), self.files.len() - 1);
+                self.files.len() - 1
+            }
+        };
+        if let Some((c, _)) = declared {
+            let f = &mut self.files[idx];
+            if !f.declared.contains(c) {
+                f.declared.push(c.clone());
+            }
+            if c.kind == ChecksumKind::Sha256 && f.known_id.is_none() {
+                f.known_id = c.hex.parse().ok();
+            }
+        }
+        idx
     }
 }
 
@@ -443,7 +503,7 @@ fn scan_repo(
 pub fn apply_cache(plan: &mut Plan, state: &ExportState) -> Result<usize, StateError> {
     let mut hits = 0;
     for f in &mut plan.files {
-        if f.preloaded.is_some() || f.known_id.is_some() {
+        if f.preloaded.is_some() || f.known_id.is_some() || f.pending {
             continue;
         }
         if let Some(id) = state.cached(&f.key, &f.stamp, &f.declared)? {
@@ -455,12 +515,16 @@ pub fn apply_cache(plan: &mut Plan, state: &ExportState) -> Result<usize, StateE
     Ok(hits)
 }
 
-/// Plan the whole catalog.
-pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
+/// Plan the whole catalog (`arrivals`: files still on their way into the fetch cache).
+pub fn plan(
+    catalog: &Catalog,
+    arrivals: Option<Arc<Arrivals>>,
+) -> Result<Plan, Vec<SourceProblem>> {
     let mut p = Planner {
         files: Vec::new(),
         by_path: HashMap::new(),
         problems: Vec::new(),
+        arrivals,
     };
     let mut trees = Vec::new();
     let mut by_dir: HashMap<PathBuf, String> = HashMap::new();
@@ -538,5 +602,6 @@ pub fn plan(catalog: &Catalog) -> Result<Plan, Vec<SourceProblem>> {
         view_tree,
         gpg_keys,
         warnings,
+        arrivals: p.arrivals,
     })
 }

@@ -13,6 +13,7 @@ use super::PackError;
 use super::encoding::{ZSTD_LEVEL, choose};
 use super::plan::{Plan, SourceFile};
 use super::writer::{PackWriter, Written};
+use crate::fetch::mirror::Arrivals;
 use crate::format::manifest::Encoding;
 use crate::format::{ObjectId, Sha256Digest};
 use crate::progress::Progress;
@@ -61,6 +62,7 @@ pub struct ReadLog {
 
 fn read_files(
     files: &[SourceFile],
+    arrivals: Option<&Arrivals>,
     known: &HashSet<ObjectId>,
     tx: SyncSender<Msg>,
     recycle: Receiver<Vec<u8>>,
@@ -82,6 +84,13 @@ fn read_files(
             ids.push(id);
             tx.send(Msg::Skip(f.size)).map_err(|_| gone())?;
             continue;
+        }
+        // A package still being fetched: read once it is in the cache, checked.
+        if f.pending
+            && let Some(a) = arrivals
+        {
+            a.wait(&f.path)
+                .map_err(|p| PackError::Fetch(crate::fetch::FetchError(vec![p])))?;
         }
         tx.send(Msg::Begin {
             name: entry_name(f),
@@ -195,7 +204,9 @@ pub fn stream(
     let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
     std::thread::scope(|s| {
-        let reader = s.spawn(move || read_files(&plan.files, known, tx, recycle_rx));
+        let reader = s.spawn(move || {
+            read_files(&plan.files, plan.arrivals.as_deref(), known, tx, recycle_rx)
+        });
         let wrote = write_all(&mut writer, rx, recycle_tx, progress);
         // If writing failed, the receiver is gone and the reader stops at its next send.
         let read = reader
