@@ -434,7 +434,14 @@ fn write(
             max_pack: opts.max_file_size,
         },
     );
-    progress.begin("packing", Some(source_bytes));
+    // With URL sources, this one bar is the fetch too: the pack waits for each package.
+    let fetching = plan.files.iter().filter(|f| f.pending).count();
+    let phase = if fetching > 0 {
+        format!("fetching {fetching} and packing {} files", plan.files.len())
+    } else {
+        "packing".to_string()
+    };
+    progress.begin(&phase, Some(source_bytes));
     let (log, written) = stream::stream(plan, known, writer, progress)?;
     progress.end();
 
