@@ -214,6 +214,20 @@ fn a_pack_from_https_urls_with_a_client_certificate_publishes_what_a_pack_from_d
     .args(["--cache", tmp.path().join("cache3").to_str().unwrap()]));
     assert_ne!(code, 0);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // sslverify = false: the server's certificate is not checked (a test server's).
+    let unverified = url_catalog(
+        tmp.path(),
+        &base,
+        &format!(
+            "sslverify = false\nsslclientcert = \"{}\"\nsslclientkey = \"{}\"\n",
+            client_cert.display(),
+            client_key.display()
+        ),
+    );
+    ok(
+        pack_cmd(&unverified, &signer, &tmp.path().join("unverified"))
+            .args(["--cache", tmp.path().join("cache5").to_str().unwrap()]),
+    );
 }
 
 /// `src` synced onto `dst`: files not in `src` removed, the rest copied.
