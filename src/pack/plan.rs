@@ -177,6 +177,12 @@ impl Planner {
                 self.files.len() - 1
             }
         };
+        self.declare(idx, declared);
+        Some(idx)
+    }
+
+    /// Record the checksum the metadata declares for file `idx` (a SHA-256 is its object).
+    fn declare(&mut self, idx: usize, declared: Option<(&Checksum, Option<u64>)>) {
         if let Some((c, _)) = declared {
             let f = &mut self.files[idx];
             if !f.declared.contains(c) {
@@ -186,7 +192,6 @@ impl Planner {
                 f.known_id = c.hex.parse().ok();
             }
         }
-        Some(idx)
     }
 }
 
@@ -224,15 +229,7 @@ impl Planner {
                 self.files.len() - 1
             }
         };
-        if let Some((c, _)) = declared {
-            let f = &mut self.files[idx];
-            if !f.declared.contains(c) {
-                f.declared.push(c.clone());
-            }
-            if c.kind == ChecksumKind::Sha256 && f.known_id.is_none() {
-                f.known_id = c.hex.parse().ok();
-            }
-        }
+        self.declare(idx, declared);
         idx
     }
 }

@@ -230,6 +230,20 @@ fn a_pack_from_https_urls_with_a_client_certificate_publishes_what_a_pack_from_d
     );
 }
 
+/// A catalog of one repository, os/base, at `url`, with `options` (TOML lines).
+fn one_repo_catalog(dir: &Path, url: &str, options: &str) -> PathBuf {
+    let f = dir.join("catalog.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = \"OS\"\n\
+             [[product.repository]]\nlabel = \"base\"\nname = \"Base\"\nurl = \"{url}\"\n{options}"
+        ),
+    )
+    .unwrap();
+    f
+}
+
 /// `src` synced onto `dst`: files not in `src` removed, the rest copied.
 fn sync_tree(src: &Path, dst: &Path) {
     let _ = std::fs::remove_dir_all(dst);
@@ -244,17 +258,11 @@ fn an_incremental_pack_from_a_url_fetches_only_what_changed_upstream() {
     let rotation = testdata().join("library/rotation");
     sync_tree(&rotation.join("v1"), &repo);
     let server = Source::start(&root, tmp.path(), &[]);
-    let catalog = tmp.path().join("catalog.toml");
-    std::fs::write(
-        &catalog,
-        format!(
-            "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = \"OS\"\n\
-             [[product.repository]]\nlabel = \"base\"\nname = \"Base\"\n\
-             url = \"http://127.0.0.1:{}/repo\"\n",
-            server.port
-        ),
-    )
-    .unwrap();
+    let catalog = one_repo_catalog(
+        tmp.path(),
+        &format!("http://127.0.0.1:{}/repo", server.port),
+        "",
+    );
     let signer = keygen(tmp.path(), "site");
     let first = pack_with(&catalog, &signer, &tmp.path().join("trip1"), &[]);
     let fetched: BTreeSet<String> = server
@@ -338,16 +346,8 @@ fn a_failing_server_is_retried_and_a_damaging_one_refused_naming_the_file() {
     let root = tmp.path().join("www");
     sync_tree(&testdata().join("library/rotation/v1"), &root.join("repo"));
     let server = Source::start(&root, tmp.path(), &[]);
-    let catalog = tmp.path().join("catalog.toml");
     let url = format!("http://127.0.0.1:{}/repo", server.port);
-    std::fs::write(
-        &catalog,
-        format!(
-            "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = \"OS\"\n\
-             [[product.repository]]\nlabel = \"base\"\nname = \"Base\"\nurl = \"{url}\"\n"
-        ),
-    )
-    .unwrap();
+    let catalog = one_repo_catalog(tmp.path(), &url, "");
     let signer = keygen(tmp.path(), "site");
     let tools = "/repo/Packages/f/ferry-tools-1.9-1.noarch.rpm";
     let docs = "/repo/Packages/f/ferry-docs-1.0-1.noarch.rpm";
@@ -500,18 +500,7 @@ fn credentials_come_from_the_environment_and_are_never_printed() {
         &["--basic".as_ref(), format!("reader:{secret}").as_ref()],
     );
     let url = format!("http://127.0.0.1:{}/repo", server.port);
-    let catalog = |auth: &str| {
-        let f = tmp.path().join("catalog.toml");
-        std::fs::write(
-            &f,
-            format!(
-                "organization = \"acme\"\n[[product]]\nlabel = \"os\"\nname = \"OS\"\n\
-                 [[product.repository]]\nlabel = \"base\"\nname = \"Base\"\nurl = \"{url}\"\n{auth}"
-            ),
-        )
-        .unwrap();
-        f
-    };
+    let catalog = |auth: &str| one_repo_catalog(tmp.path(), &url, auth);
     let signer = keygen(tmp.path(), "site");
 
     // Without credentials: 401, said plainly, nothing written.
