@@ -50,12 +50,9 @@ pub enum CatalogCommand {
             hide_possible_values = true
         )]
         group: RepoGroup,
-        /// Write the catalog to this file instead of standard output.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Replace FILE if it exists.
-        #[arg(long, requires = "out")]
-        force: bool,
+        /// Where the catalog goes.
+        #[command(flatten)]
+        output: Output,
     },
     /// Write a catalog for every yum repository (a directory holding repodata/repomd.xml)
     /// under a directory.
@@ -76,14 +73,22 @@ pub enum CatalogCommand {
             hide_possible_values = true
         )]
         group: ScanGroup,
-        /// Write the catalog to this file instead of standard output; paths in it are then
-        /// relative to the file's directory (else to the current directory).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Replace FILE if it exists.
-        #[arg(long, requires = "out")]
-        force: bool,
+        /// Where the catalog goes.
+        #[command(flatten)]
+        output: Output,
     },
+}
+
+/// Where the catalog goes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Output {
+    /// Write the catalog to this file instead of standard output (for scan, the paths in it
+    /// are then relative to the file's directory, else to the current directory).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "out")]
+    force: bool,
 }
 
 /// How `from-repofile` groups sections into products.
@@ -162,7 +167,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 /// Run a `ferry catalog` subcommand: write the catalog to standard output or `--out`.
 pub fn run(cmd: CatalogCommand) -> Result<i32, GenError> {
-    let (text, out, force) = match cmd {
+    let (text, Output { out, force }) = match cmd {
         CatalogCommand::FromRepofile {
             file,
             organization,
@@ -170,8 +175,7 @@ pub fn run(cmd: CatalogCommand) -> Result<i32, GenError> {
             releasever,
             vars,
             group,
-            out,
-            force,
+            output,
         } => {
             let opts = repofile::Options {
                 organization,
@@ -180,18 +184,16 @@ pub fn run(cmd: CatalogCommand) -> Result<i32, GenError> {
                 vars,
                 group,
             };
-            (repofile::generate(&file, &opts)?, out, force)
+            (repofile::generate(&file, &opts)?, output)
         }
         CatalogCommand::Scan {
             dir,
             organization,
             group,
-            out,
-            force,
+            output,
         } => (
-            scan::generate(&dir, &organization, group, out.as_deref())?,
-            out,
-            force,
+            scan::generate(&dir, &organization, group, output.out.as_deref())?,
+            output,
         ),
     };
     match out {

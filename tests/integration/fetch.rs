@@ -244,6 +244,16 @@ fn one_repo_catalog(dir: &Path, url: &str, options: &str) -> PathBuf {
     f
 }
 
+/// Rotation v1 served under `/repo` from `dir/www` (with `extra` server arguments): the
+/// server, the served root and the repository's URL.
+fn serve_rotation_v1(dir: &Path, extra: &[&std::ffi::OsStr]) -> (Source, PathBuf, String) {
+    let root = dir.join("www");
+    sync_tree(&testdata().join("library/rotation/v1"), &root.join("repo"));
+    let server = Source::start(&root, dir, extra);
+    let url = format!("http://127.0.0.1:{}/repo", server.port);
+    (server, root, url)
+}
+
 /// `src` synced onto `dst`: files not in `src` removed, the rest copied.
 fn sync_tree(src: &Path, dst: &Path) {
     let _ = std::fs::remove_dir_all(dst);
@@ -343,10 +353,7 @@ fn an_incremental_pack_from_a_url_fetches_only_what_changed_upstream() {
 #[test]
 fn a_failing_server_is_retried_and_a_damaging_one_refused_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("www");
-    sync_tree(&testdata().join("library/rotation/v1"), &root.join("repo"));
-    let server = Source::start(&root, tmp.path(), &[]);
-    let url = format!("http://127.0.0.1:{}/repo", server.port);
+    let (server, root, url) = serve_rotation_v1(tmp.path(), &[]);
     let catalog = one_repo_catalog(tmp.path(), &url, "");
     let signer = keygen(tmp.path(), "site");
     let tools = "/repo/Packages/f/ferry-tools-1.9-1.noarch.rpm";
@@ -491,15 +498,11 @@ fn a_catalog_written_from_a_repo_file_packs_over_https_with_a_client_certificate
 #[test]
 fn credentials_come_from_the_environment_and_are_never_printed() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("www");
-    sync_tree(&testdata().join("library/rotation/v1"), &root.join("repo"));
     let secret = "s3cret-pass-phrase";
-    let server = Source::start(
-        &root,
+    let (_server, _, url) = serve_rotation_v1(
         tmp.path(),
         &["--basic".as_ref(), format!("reader:{secret}").as_ref()],
     );
-    let url = format!("http://127.0.0.1:{}/repo", server.port);
     let catalog = |auth: &str| one_repo_catalog(tmp.path(), &url, auth);
     let signer = keygen(tmp.path(), "site");
 
