@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::store::Store;
 use crate::store::db::DbError;
+use crate::store::usage::DiskUsage;
 
 /// The state of a store.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +28,51 @@ pub struct Status {
     pub staged: Vec<StagedStatus>,
     /// The newest events of the store's history (imports, stages, rollbacks, trust changes).
     pub history: Vec<HistoryEvent>,
+    /// What the store takes on disk, what `ferry prune` would free, and what each published
+    /// tree alone holds (measured by [`with_disk_usage`]; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskUsage>,
+    /// The lifecycle path, Library first, with the content-view version each environment holds.
+    pub environments: Vec<EnvironmentStatus>,
+    /// Repositories and views the export side no longer ships.
+    pub retired: Vec<RetiredStatus>,
+}
+
+/// An environment and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentStatus {
+    /// Its name.
+    pub name: String,
+    /// The content-view versions it holds.
+    pub views: Vec<HeldView>,
+}
+
+/// A content-view version an environment holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldView {
+    /// Organization.
+    pub organization: String,
+    /// View label.
+    pub view: String,
+    /// Version.
+    pub version: String,
+    /// When it was promoted there (none for Library, which holds the newest).
+    pub promoted: Option<String>,
+}
+
+/// Something retired.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetiredStatus {
+    /// Organization.
+    pub organization: String,
+    /// `repository` or `content_view`.
+    pub kind: String,
+    /// `product/repo`, or the view's label.
+    pub label: String,
+    /// The first sequence that no longer carried it.
+    pub since: i64,
+    /// When this store learnt it.
+    pub time: String,
 }
 
 /// A bundle partly staged.
@@ -92,7 +138,7 @@ pub struct RepositoryStatus {
     pub bundle: String,
     /// Path under `published/`.
     pub published: String,
-    /// Earlier versions kept in the store.
+    /// Earlier versions kept in the store (not pruned).
     pub history: i64,
 }
 
@@ -113,6 +159,8 @@ pub struct ViewStatus {
     pub imported: String,
     /// Repositories: `product/repo` with package counts.
     pub repositories: Vec<(String, i64)>,
+    /// When `ferry prune` removed it (its record stays), if it did.
+    pub pruned: Option<String>,
 }
 
 /// A bundle imported.
@@ -162,11 +210,13 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
     let mut st = c.prepare(
         "SELECT r.organization, r.product, r.label, r.name, v.version, v.packages, v.files, v.bytes, v.bundle,
                 (SELECT COUNT(*) FROM repository_versions h WHERE h.organization = r.organization
-                   AND h.product = r.product AND h.label = r.label) - 1
+                   AND h.product = r.product AND h.label = r.label AND h.pruned IS NULL) - 1
          FROM repositories r JOIN repository_versions v
            ON v.organization = r.organization AND v.product = r.product AND v.label = r.label
          WHERE v.version = (SELECT MAX(version) FROM repository_versions m WHERE m.organization = r.organization
                               AND m.product = r.product AND m.label = r.label)
+           AND NOT EXISTS (SELECT 1 FROM retirements x WHERE x.organization = r.organization
+                           AND x.kind = 'repository' AND x.label = r.product || '/' || r.label)
          ORDER BY r.organization, r.product, r.label",
     )?;
     let repositories = st
@@ -190,7 +240,7 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
         })?
         .collect::<Result<_, _>>()?;
     let mut st = c.prepare(
-        "SELECT organization, label, version, name, bundle, imported FROM view_versions ORDER BY organization, label, seq",
+        "SELECT organization, label, version, name, bundle, imported, pruned FROM view_versions ORDER BY organization, label, seq",
     )?;
     let mut content_views: Vec<ViewStatus> = st
         .query_map([], |r| {
@@ -202,6 +252,7 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
                 bundle: r.get(4)?,
                 imported: r.get(5)?,
                 repositories: Vec::new(),
+                pruned: r.get(6)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -267,7 +318,25 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
             })
         })?
         .collect::<Result<_, _>>()?;
+    let environments = environments(store)?;
+    let mut st = c.prepare(
+        "SELECT organization, kind, label, since, time FROM retirements ORDER BY organization, kind, label",
+    )?;
+    let retired = st
+        .query_map([], |r| {
+            Ok(RetiredStatus {
+                organization: r.get(0)?,
+                kind: r.get(1)?,
+                label: r.get(2)?,
+                since: r.get(3)?,
+                time: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
     Ok(Status {
+        disk: None,
+        environments,
+        retired,
         staged,
         history,
         organizations,
@@ -277,6 +346,77 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
         bundles,
         trusted_keys,
     })
+}
+
+/// The path and what each environment holds; Library holds the newest stored version of
+/// every view that is not retired.
+fn environments(store: &Store) -> Result<Vec<EnvironmentStatus>, DbError> {
+    use crate::store::environments as envs;
+    let c = &store.db.conn;
+    let mut st = c.prepare(
+        "SELECT DISTINCT organization, label FROM view_versions v WHERE pruned IS NULL
+         AND NOT EXISTS (SELECT 1 FROM retirements r WHERE r.organization = v.organization
+                         AND r.kind = 'content_view' AND r.label = v.label)
+         ORDER BY organization, label",
+    )?;
+    let views: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for e in envs::list(store)? {
+        let views = if e.position == 0 {
+            let mut held = Vec::new();
+            for (org, view) in &views {
+                if let Some(version) = envs::holding(store, org, envs::LIBRARY, view)? {
+                    held.push(HeldView {
+                        organization: org.clone(),
+                        view: view.clone(),
+                        version,
+                        promoted: None,
+                    });
+                }
+            }
+            held
+        } else {
+            let mut st = c.prepare(
+                "SELECT organization, view, version, promoted FROM environment_views
+                 WHERE environment = ?1 ORDER BY organization, view",
+            )?;
+            st.query_map(params![e.name], |r| {
+                Ok(HeldView {
+                    organization: r.get(0)?,
+                    view: r.get(1)?,
+                    version: r.get(2)?,
+                    promoted: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        out.push(EnvironmentStatus {
+            name: e.name,
+            views,
+        });
+    }
+    Ok(out)
+}
+
+/// Errors of [`with_disk_usage`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusError {
+    /// Reading the catalog.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Measuring the disk.
+    #[error("measuring the store's disk usage: {0}")]
+    Disk(#[from] crate::store::prune::PruneError),
+}
+
+/// The status with the store's disk usage (which walks the whole store).
+pub fn with_disk_usage(store: &Store) -> Result<Status, StatusError> {
+    let mut s = status(store)?;
+    s.disk = Some(crate::store::usage::measure(store)?);
+    Ok(s)
 }
 
 impl fmt::Display for Status {
@@ -316,13 +456,51 @@ impl fmt::Display for Status {
                     .collect();
                 writeln!(
                     f,
-                    "  {}/{} version {}  {:?}  from bundle {}: {}",
+                    "  {}/{} version {}  {:?}  from bundle {}: {}{}",
                     v.organization,
                     v.label,
                     v.version,
                     v.name,
                     &v.bundle[..16],
-                    repos.join(", ")
+                    repos.join(", "),
+                    match &v.pruned {
+                        Some(t) => format!("  (pruned {t})"),
+                        None => String::new(),
+                    }
+                )?;
+            }
+        }
+        writeln!(f, "\nenvironments:")?;
+        for e in &self.environments {
+            let held: Vec<String> = e
+                .views
+                .iter()
+                .map(|v| format!("{}/{} {}", v.organization, v.view, v.version))
+                .collect();
+            writeln!(
+                f,
+                "  {:<12} {}",
+                e.name,
+                if held.is_empty() {
+                    "(no content view)".to_string()
+                } else {
+                    held.join(", ")
+                }
+            )?;
+        }
+        if !self.retired.is_empty() {
+            writeln!(
+                f,
+                "\nretired (no longer shipped; kept where an environment holds it):"
+            )?;
+            for r in &self.retired {
+                writeln!(
+                    f,
+                    "  {} {}/{}  since sequence {}",
+                    r.kind.replace('_', " "),
+                    r.organization,
+                    r.label,
+                    r.since
                 )?;
             }
         }
@@ -370,6 +548,45 @@ impl fmt::Display for Status {
             } else {
                 self.trusted_keys.join(", ")
             }
-        )
+        )?;
+        if let Some(d) = &self.disk {
+            write_disk(f, d)?;
+        }
+        Ok(())
     }
+}
+
+/// The disk-usage lines.
+fn write_disk(f: &mut fmt::Formatter<'_>, d: &DiskUsage) -> fmt::Result {
+    use crate::size::human;
+    let p = &d.prune;
+    write!(
+        f,
+        "\n\ndisk usage: {} on disk (each file counted once)",
+        human(d.store_bytes)
+    )?;
+    if p.is_empty() {
+        write!(f, "\n  ferry prune would free nothing")?;
+    } else {
+        write!(
+            f,
+            "\n  ferry prune would free {}: content-view versions {}, repository versions {}, version directories {}, objects {}, abandoned uploads {}",
+            human(d.prunable_bytes),
+            p.view_versions.len(),
+            p.repository_versions.len(),
+            p.version_dirs_removed,
+            p.objects_removed,
+            p.uploads_removed.len()
+        )?;
+    }
+    if !d.published.is_empty() {
+        write!(f, "\n  held by one published tree alone:")?;
+        for t in &d.published {
+            match &t.same_tree_as {
+                Some(first) => write!(f, "\n    {}  (the tree of {first})", t.path)?,
+                None => write!(f, "\n    {}  {}", t.path, human(t.bytes))?,
+            }
+        }
+    }
+    Ok(())
 }

@@ -27,12 +27,18 @@ mod interop;
 mod keys;
 #[path = "integration/kickstart.rs"]
 mod kickstart;
+#[path = "integration/lifecycle.rs"]
+mod lifecycle;
 #[path = "integration/memory.rs"]
 mod memory;
 #[path = "integration/openapi.rs"]
 mod openapi;
 #[path = "integration/pack.rs"]
 mod pack;
+#[path = "integration/prune.rs"]
+mod prune;
+#[path = "integration/repofile.rs"]
+mod repofile;
 #[path = "integration/rotation.rs"]
 mod rotation;
 #[path = "integration/serve.rs"]

@@ -404,6 +404,7 @@ pub fn pack_reader(data: &[u8]) {
             tree: "library/fz/os".into(),
         }],
         content_views: Vec::new(),
+        retired: Vec::new(),
         packs: packs
             .iter()
             .enumerate()

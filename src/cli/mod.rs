@@ -2,6 +2,9 @@
 
 pub mod progress;
 
+mod lifecycle;
+mod prune;
+
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
@@ -99,12 +102,66 @@ enum Command {
         /// organization: a deliberate rollback, recorded in the history.
         #[arg(long)]
         allow_rollback: bool,
+        /// Also promote the newest version of each content view the bundle carries to
+        /// this environment (in the import's own transaction).
+        #[arg(long, value_name = "ENV")]
+        promote: Option<String>,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
+        /// Instead of importing, discard a partly staged bundle (its id, or a prefix of at
+        /// least 8 hex digits): its staged volumes, staging area and uploads. The objects
+        /// it stored are left to `ferry prune`.
+        #[arg(long, value_name = "BUNDLE", conflicts_with_all = ["volumes", "allow_rollback", "promote"])]
+        abandon: Option<String>,
         /// Volume directories.
-        #[arg(value_name = "VOLDIR", required = true)]
+        #[arg(value_name = "VOLDIR", required_unless_present = "abandon")]
         volumes: Vec<PathBuf>,
+    },
+    /// Manage the lifecycle environments of a store (Library → Dev → Prod …).
+    Env {
+        #[command(subcommand)]
+        action: EnvAction,
+    },
+    /// Publish a stored content-view version for an environment (also to back out to an
+    /// older one).
+    Promote {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// The environment.
+        #[arg(long, value_name = "ENV")]
+        to: String,
+        /// The organization (needed when the store holds several).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// Promote even if the version has not reached the environment before this one.
+        #[arg(long)]
+        force: bool,
+        /// Fail at once if another ferry is changing the store, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// The content view's label.
+        #[arg(value_name = "VIEW")]
+        view: String,
+        /// The version.
+        #[arg(value_name = "VERSION")]
+        version: String,
+    },
+    /// List the store's history: imports, promotions, retirements, prunes, trust changes.
+    History {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Only the newest N events.
+        #[arg(long, value_name = "N")]
+        last: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the keys a store trusts.
     Trust {
@@ -117,6 +174,29 @@ enum Command {
         #[arg(long, value_name = "STORE")]
         store: PathBuf,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove old content-view and repository versions, the files only they held, and
+    /// abandoned uploads; never what is published or what an environment holds.
+    Prune {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Versions to keep of each content view and of each Library repository (besides
+        /// those an environment holds).
+        #[arg(long, value_name = "N", default_value_t = ferry::store::prune::DEFAULT_KEEP, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+        /// Only say what would be removed and freed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Remove uploads (STORE/uploads/KEY/) untouched for longer than this: 7d, 12h, 30m.
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = ferry::store::prune::parse_duration)]
+        uploads_older_than: std::time::Duration,
+        /// Fail at once if another ferry is changing the store, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+        /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,
     },
@@ -203,7 +283,7 @@ enum Command {
         #[command(subcommand)]
         action: ferry::catalog_gen::CatalogCommand,
     },
-    /// Print a dnf .repo file for every published repository.
+    /// Print a dnf .repo file for the published repositories (all, or those a host should see).
     Repofile {
         /// The store directory.
         #[arg(long, value_name = "STORE")]
@@ -211,6 +291,58 @@ enum Command {
         /// URL under which a web server serves STORE/published (default: file:// paths).
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
+        /// Only the content views this environment holds (ignoring case; Library: the newest versions).
+        #[arg(long, value_name = "ENV", conflicts_with = "library")]
+        env: Option<String>,
+        /// Only this content view (in --env, or in Library without it).
+        #[arg(long, value_name = "VIEW", conflicts_with = "library")]
+        view: Option<String>,
+        /// Only the Library repositories (no content views).
+        #[arg(long)]
+        library: bool,
+        /// Only this repository, among what the other options select (repeatable).
+        #[arg(long = "repo", value_name = "PRODUCT/REPO", value_parser = ferry::repofile::parse_repo_arg)]
+        repos: Vec<(String, String)>,
+        /// Only this organization.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EnvAction {
+    /// Add an environment to the path (at its end, or after PREV).
+    Create {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Put it right after this environment (Library, or one created before).
+        #[arg(long, value_name = "PREV")]
+        after: Option<String>,
+        /// Its name (A-Z a-z 0-9 . _ -).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List the path and what each environment holds.
+    List {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an environment (one that holds content only with --force).
+    Remove {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Remove it and unpublish what it holds.
+        #[arg(long)]
+        force: bool,
+        /// Its name.
+        #[arg(value_name = "NAME")]
+        name: String,
     },
 }
 
@@ -353,9 +485,14 @@ pub fn run() -> Result<i32> {
             trust,
             no_wait,
             allow_rollback,
+            promote,
             json,
+            abandon,
             volumes,
         } => {
+            if let Some(bundle) = abandon {
+                return prune::abandon(&store, &bundle, !no_wait, json);
+            }
             let keys = load_keys(&trust)?;
             let progress = progress::for_stderr();
             let opts = import::ImportOptions {
@@ -364,6 +501,7 @@ pub fn run() -> Result<i32> {
                 trust: keys,
                 wait: !no_wait,
                 allow_rollback,
+                promote,
             };
             let outcome = import::import(&opts, progress.as_ref())?;
             if json {
@@ -508,7 +646,15 @@ pub fn run() -> Result<i32> {
         },
         Command::Status { store, json } => {
             let s = Store::open(&store, Access::Read, &|_| {})?;
-            let st = ferry::status::status(&s)?;
+            let st = match ferry::status::with_disk_usage(&s) {
+                Ok(st) => st,
+                // The catalog still tells what the store holds.
+                Err(ferry::status::StatusError::Disk(e)) => {
+                    eprintln!("ferry: {e}");
+                    ferry::status::status(&s)?
+                }
+                Err(e) => return Err(e.into()),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&st)?);
             } else {
@@ -516,10 +662,57 @@ pub fn run() -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Env { action } => lifecycle::env(action),
+        Command::Prune {
+            store,
+            keep,
+            dry_run,
+            uploads_older_than,
+            no_wait,
+            json,
+        } => prune::prune(&store, keep, dry_run, uploads_older_than, !no_wait, json),
+        Command::Promote {
+            store,
+            to,
+            org,
+            force,
+            no_wait,
+            json,
+            view,
+            version,
+        } => lifecycle::promote(
+            &store,
+            &to,
+            org.as_deref(),
+            force,
+            !no_wait,
+            json,
+            &view,
+            &version,
+        ),
+        Command::History { store, last, json } => lifecycle::history(&store, last, json),
         Command::Catalog { action } => Ok(ferry::catalog_gen::run(action)?),
-        Command::Repofile { store, base_url } => {
+        Command::Repofile {
+            store,
+            base_url,
+            env,
+            view,
+            library,
+            repos,
+            org,
+        } => {
             let s = Store::open(&store, Access::Read, &|_| {})?;
-            print!("{}", ferry::repofile::repofile(&s, base_url.as_deref())?);
+            let filter = ferry::repofile::Filter {
+                library,
+                env,
+                view,
+                repos,
+                org,
+            };
+            print!(
+                "{}",
+                ferry::repofile::repofile_for(&s, base_url.as_deref(), &filter)?
+            );
             Ok(0)
         }
     }
@@ -564,6 +757,12 @@ fn print_outcome(outcome: &import::Outcome) {
                     p.path,
                     p.version
                 );
+            }
+            for r in &s.retired {
+                println!("  retired {r}");
+            }
+            for p in &s.promoted {
+                println!("  {}", lifecycle::promotion_line(p));
             }
         }
         import::Outcome::Staged {

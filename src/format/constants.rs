@@ -2,8 +2,11 @@
 //!
 //! `spec/FORMAT.md` is the normative description; the names here follow it.
 
-/// First line of every manifest: the format and its major version.
+/// First line of every manifest: the format and its major version. A manifest is written
+/// in the lowest version that can hold its content (`spec/FORMAT.md` §9).
 pub const MANIFEST_FORMAT: &str = "ferry-bundle/1";
+/// Version 2: version 1 plus `[[retired]]` records. Written only by a bundle that carries one.
+pub const MANIFEST_FORMAT_2: &str = "ferry-bundle/2";
 /// First line of every `volume.toml`.
 pub const VOLUME_FORMAT: &str = "ferry-volume/1";
 

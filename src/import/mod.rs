@@ -18,6 +18,7 @@
 //! A run killed before 4 left only unreferenced objects and versions, which the next run
 //! reuses; after 4, the next run (of any import) finishes step 5 first.
 
+pub mod abandon;
 mod assemble;
 mod record;
 pub mod sink;
@@ -54,6 +55,9 @@ pub struct ImportOptions {
     /// Accept a bundle older than what the store has from the same stream (a deliberate
     /// rollback, recorded in the history).
     pub allow_rollback: bool,
+    /// Promote the newest version of each content view the bundle carries to this
+    /// environment, in the import's own transaction.
+    pub promote: Option<String>,
 }
 
 /// What an import did.
@@ -73,6 +77,13 @@ pub struct ImportSummary {
     pub objects_present: u64,
     /// Published paths and the version each now shows.
     pub published: Vec<Published>,
+    /// What this bundle retired (the export side no longer ships it): unpublished from
+    /// the Library; environments that hold a version with it keep it.
+    #[serde(default)]
+    pub retired: Vec<String>,
+    /// The environment the bundle's content-view versions were promoted to (`--promote`).
+    #[serde(default)]
+    pub promoted: Vec<crate::store::environments::Promotion>,
 }
 
 /// One published repository after an import.
@@ -187,6 +198,12 @@ pub enum ImportError {
     /// Writing to the store failed.
     #[error("writing to the store: {0}; nothing published was changed")]
     Write(std::io::Error),
+    /// A content-view version the store holds, with other content in this bundle.
+    #[error(transparent)]
+    VersionChanged(Box<VersionChanged>),
+    /// `--promote` names no environment.
+    #[error(transparent)]
+    Environment(#[from] crate::store::environments::EnvError),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -312,6 +329,11 @@ fn run_locked(
     }
 
     let trusted = trusted_keys(store, &opts.trust)?;
+    // `--promote dev` means the environment as the store spells it.
+    let promote = match &opts.promote {
+        Some(env) => Some(crate::store::environments::check_target(store, env)?.name),
+        None => None,
+    };
 
     // 1. Signatures, identities, the manifest, the volumes given.
     let set = crate::bundle::set::open(&opts.volumes, &trusted);
@@ -375,6 +397,19 @@ fn run_locked(
     crate::crashpoint::hit("objects-checked");
     if !remaining.is_empty() {
         sink.commit().map_err(ImportError::Write)?;
+        // The manifest waits with the staged volumes: `prune` keeps every object it names
+        // (those this run stored, and those of the store the bundle's trees will need).
+        let staged_manifest = stage_dir.join("manifest.toml");
+        if !staged_manifest.exists() {
+            std::fs::create_dir_all(&stage_dir)
+                .map_err(|e| ImportError::Write(objects::at(&stage_dir)(e)))?;
+            let tmp = store.tmp().join(format!("staged-manifest-{id}.toml"));
+            write_manifest(&tmp, manifest).map_err(ImportError::Write)?;
+            std::fs::rename(&tmp, &staged_manifest)
+                .map_err(|e| ImportError::Write(objects::at(&staged_manifest)(e)))?;
+            crate::fsutil::sync_dir(&stage_dir)
+                .map_err(|e| ImportError::Write(objects::at(&stage_dir)(e)))?;
+        }
         // Keep what was verified and wait for the other volumes.
         let now: Vec<u32> = present.keys().copied().collect();
         if !now.is_empty() {
@@ -407,17 +442,13 @@ fn run_locked(
     // 3. Versions.
     progress.begin("building repository versions", None);
     let mut versions: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let keys: BTreeMap<&str, &crate::format::manifest::GpgKey> = manifest
-        .products
-        .iter()
-        .filter_map(|p| p.gpg_key.as_ref().map(|k| (p.label.as_str(), k)))
-        .collect();
-    let product_of_tree = tree_products(manifest);
+    let keys = tree_keys(manifest);
+    let skip = pruned_trees(store, manifest)?;
     for t in &manifest.trees {
-        let key = product_of_tree
-            .get(t.name.as_str())
-            .and_then(|p| keys.get(p))
-            .copied();
+        if skip.contains(t.name.as_str()) {
+            continue;
+        }
+        let key = keys.get(t.name.as_str()).copied();
         let vid = trees::version_id(t, key);
         let bytes = trees::build(&store.root, &store.tmp(), &vid, t, key)?;
         versions.insert(t.name.clone(), (vid, bytes));
@@ -447,13 +478,14 @@ fn run_locked(
         objects: added.0,
         bytes: added.1,
     };
-    let published = record::record(
+    let recorded = record::record(
         store,
         &bundle.id,
         manifest,
         &versions,
         &extracted,
         rollback.as_deref(),
+        promote.as_deref(),
     )?;
     crate::crashpoint::hit("after-commit");
 
@@ -469,7 +501,9 @@ fn run_locked(
         objects_added: added.0,
         bytes_added: added.1,
         objects_present: present_before,
-        published,
+        published: recorded.published,
+        retired: recorded.retired,
+        promoted: recorded.promoted,
     }))
 }
 
@@ -545,6 +579,7 @@ pub fn admit(
         return Ok(Admission::AlreadyImported { imported });
     }
     let rollback = check_stream(store, &id, &bundle.manifest, allow_rollback)?;
+    check_immutable(store, &id, &bundle.manifest)?;
     let staged = store.db.staged_volumes(&id)?;
     Ok(Admission::New { rollback, staged })
 }
@@ -590,6 +625,110 @@ fn check_stream(
         });
     }
     Ok(rollback)
+}
+
+/// Trees used only by content-view versions that this store pruned: such a version is
+/// not built again (its objects may be gone); it stays pruned.
+fn pruned_trees<'m>(
+    store: &Store,
+    m: &'m Manifest,
+) -> Result<std::collections::HashSet<&'m str>, ImportError> {
+    let mut pruned = std::collections::HashSet::new();
+    let mut needed = std::collections::HashSet::new();
+    for r in &m.repositories {
+        needed.insert(r.tree.as_str());
+    }
+    for v in &m.content_views {
+        let gone = store
+            .db
+            .view_version_pruned(&m.organization, &v.label, &v.version)?;
+        for vr in &v.repositories {
+            if gone {
+                pruned.insert(vr.tree.as_str());
+            } else {
+                needed.insert(vr.tree.as_str());
+            }
+        }
+    }
+    Ok(pruned.difference(&needed).copied().collect())
+}
+
+/// A content-view version the store holds must come with the same content: the same
+/// repositories, each with the same tree (files, objects and GPG key).
+fn check_immutable(store: &Store, id: &str, m: &Manifest) -> Result<(), ImportError> {
+    let keys = tree_keys(m);
+    for v in &m.content_views {
+        let Some((first_bundle, imported)) =
+            store
+                .db
+                .view_version(&m.organization, &v.label, &v.version)?
+        else {
+            continue;
+        };
+        let stored: BTreeMap<String, String> = store
+            .db
+            .view_version_trees(&m.organization, &v.label, &v.version)?
+            .into_iter()
+            .collect();
+        let mut carried = BTreeMap::new();
+        for vr in &v.repositories {
+            let tree = m.tree(&vr.tree).expect("checked manifest");
+            carried.insert(
+                vr.repository.clone(),
+                trees::version_id(tree, keys.get(vr.tree.as_str()).copied()),
+            );
+        }
+        let names: std::collections::BTreeSet<&String> =
+            stored.keys().chain(carried.keys()).collect();
+        if let Some(repository) = names
+            .into_iter()
+            .find(|n| stored.get(*n) != carried.get(*n))
+        {
+            return Err(ImportError::VersionChanged(Box::new(VersionChanged {
+                bundle: id.to_string(),
+                view: v.label.clone(),
+                version: v.version.clone(),
+                repository: repository.clone(),
+                first_bundle,
+                imported,
+            })));
+        }
+    }
+    Ok(())
+}
+
+/// A bundle carries a content-view version the store holds, with other content.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "bundle {} carries content view {view} version {version} with other content than this store holds (imported {imported} from bundle {}): repository {repository} differs. A content-view version never changes once imported; the export side must give new content a new version. Nothing was changed",
+    &bundle[..16], &first_bundle[..16]
+)]
+pub struct VersionChanged {
+    /// The refused bundle.
+    pub bundle: String,
+    /// View label.
+    pub view: String,
+    /// Version.
+    pub version: String,
+    /// The first repository (`product/repo`) that differs.
+    pub repository: String,
+    /// The bundle the store's copy came from.
+    pub first_bundle: String,
+    /// When it was imported.
+    pub imported: String,
+}
+
+/// The GPG key published with each tree (its product's).
+fn tree_keys(m: &Manifest) -> BTreeMap<&str, &crate::format::manifest::GpgKey> {
+    let keys: BTreeMap<&str, &crate::format::manifest::GpgKey> = m
+        .products
+        .iter()
+        .filter_map(|p| p.gpg_key.as_ref().map(|k| (p.label.as_str(), k)))
+        .collect();
+    tree_products(m)
+        .into_iter()
+        .filter_map(|(t, p)| keys.get(p).map(|k| (t, *k)))
+        .collect()
 }
 
 /// Which product each tree belongs to (its GPG key is published beside it).

@@ -4,6 +4,7 @@
 //! much room every medium keeps for the manifest; [`stream`] reads each file once and
 //! [`writer`] places it into packs; [`finish`] writes the manifest and signs every volume.
 
+pub mod continuity;
 pub mod encoding;
 pub mod finish;
 pub mod plan;
@@ -182,6 +183,12 @@ pub enum PackError {
     /// The other side of the pipeline stopped.
     #[error("packing was interrupted")]
     Cancelled,
+    /// A content-view version the stream shipped before, with other content now.
+    #[error(
+        "content view {} version {} was shipped with other content (in the bundle of sequence {}): repository {} differs. A version never changes once shipped; give the new content a new version in the catalog. Nothing was written",
+        .0.view, .0.version, .0.shipped_in, .0.repository
+    )]
+    VersionChanged(continuity::Changed),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -232,13 +239,21 @@ pub fn pack(
         }
         None => last + 1,
     };
+    // The stream's newest bundle: what it shipped is retired if the catalog dropped it.
+    let previous = match made.iter().max_by_key(|b| b.sequence) {
+        Some(b) => state.manifest(&b.id)?,
+        None => None,
+    };
+    let ctx = Ctx {
+        sequence,
+        retired: continuity::retired(previous.as_ref(), catalog, sequence),
+        base,
+    };
 
     // URL sources: their metadata is fetched into the cache now; their packages while the
     // pack runs, which reads each from the cache once it has arrived.
     if !crate::fetch::has_urls(catalog) {
-        return planned(
-            catalog, key, opts, progress, &state, base, &known, sequence, None,
-        );
+        return planned(catalog, key, opts, progress, &state, &ctx, &known, None);
     }
     let mut fo = crate::fetch::FetchOptions::new(
         opts.cache
@@ -258,9 +273,8 @@ pub fn pack(
             opts,
             progress,
             &state,
-            base,
+            &ctx,
             &known,
-            sequence,
             Some(packages.arrivals.clone()),
         );
         if r.is_err() {
@@ -289,9 +303,8 @@ fn planned(
     opts: &PackOptions,
     progress: &dyn Progress,
     state: &state::ExportState,
-    base: Option<BaseRef>,
+    ctx: &Ctx,
     known: &HashSet<ObjectId>,
-    sequence: u64,
     arrivals: Option<std::sync::Arc<crate::fetch::mirror::Arrivals>>,
 ) -> Result<PackSummary, PackError> {
     progress.begin("reading repository metadata", None);
@@ -302,11 +315,7 @@ fn planned(
         progress.note(w);
     }
 
-    let ctx = Ctx {
-        sequence,
-        base: base.clone(),
-    };
-    let skeleton = skeleton(catalog, &plan, key, opts, &ctx, &[]);
+    let skeleton = skeleton(catalog, &plan, key, opts, ctx, &[]);
     let sizes: Vec<u64> = plan.files.iter().map(|f| f.size).collect();
     let capacity = match opts.media_size {
         None => u64::MAX,
@@ -333,16 +342,17 @@ fn planned(
         source,
     })?;
     let result = write(
-        catalog, key, opts, progress, &plan, known, &ctx, capacity, &staging, state,
+        catalog, key, opts, progress, &plan, known, ctx, capacity, &staging, state,
     );
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
 
-/// Numbers of the bundle being made.
+/// Numbers of the bundle being made, and what it owes to the stream's earlier bundles.
 struct Ctx {
     sequence: u64,
     base: Option<BaseRef>,
+    retired: Vec<crate::format::manifest::Retired>,
 }
 
 /// The base of an incremental bundle, and the objects the receiving side holds with it.
@@ -453,6 +463,9 @@ fn write(
         .map(|(n, (p, _))| (n.clone(), p.clone()))
         .collect();
     manifest.objects = written.objects;
+    if let Some(c) = continuity::changed_version(state, &manifest)? {
+        return Err(PackError::VersionChanged(c));
+    }
     manifest
         .check()
         .map_err(|e| PackError::Internal(format!("the manifest written does not check: {e}")))?;
@@ -612,6 +625,7 @@ fn skeleton(
         products,
         repositories,
         content_views,
+        retired: ctx.retired.clone(),
         packs: BTreeMap::new(),
         trees,
         objects: BTreeMap::new(),

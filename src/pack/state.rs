@@ -9,7 +9,7 @@
 //!   bundles/<id>.toml        their manifests
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,10 @@ pub enum StateError {
         source: crate::format::manifest::ManifestError,
     },
 }
+
+/// What a stream shipped under a content-view version: the sequence that first carried it,
+/// and each repository's listing digest.
+pub type ShippedView = (u64, BTreeMap<String, String>);
 
 /// A bundle made from this state.
 #[derive(Debug, Clone)]
@@ -115,7 +119,11 @@ impl ExportState {
              CREATE TABLE IF NOT EXISTS files(
                  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL,
                  ino INTEGER NOT NULL, dev INTEGER NOT NULL, sha256 TEXT NOT NULL,
-                 verified TEXT NOT NULL);",
+                 verified TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS shipped_views(
+                 organization TEXT NOT NULL, view TEXT NOT NULL, version TEXT NOT NULL,
+                 repository TEXT NOT NULL, listing TEXT NOT NULL, sequence INTEGER NOT NULL,
+                 PRIMARY KEY(organization, view, version, repository));",
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -291,7 +299,100 @@ impl ExportState {
                 ])?;
             }
         }
+        record_views(&tx, manifest)?;
         tx.commit()?;
         Ok(id)
     }
+
+    /// What the stream shipped under a content-view version, if it did: the sequence
+    /// that first carried it, and each repository's listing digest.
+    pub fn shipped_view(
+        &self,
+        org: &str,
+        view: &str,
+        version: &str,
+    ) -> Result<Option<ShippedView>, StateError> {
+        self.backfill_views(org)?;
+        let mut st = self.conn.prepare(
+            "SELECT repository, listing, sequence FROM shipped_views
+             WHERE organization = ?1 AND view = ?2 AND version = ?3",
+        )?;
+        let rows: Vec<(String, String, i64)> = st
+            .query_map(params![org, view, version], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some(seq) = rows.iter().map(|r| r.2).min() else {
+            return Ok(None);
+        };
+        Ok(Some((
+            seq as u64,
+            rows.into_iter()
+                .filter(|r| r.0 != EMPTY_VIEW)
+                .map(|r| (r.0, r.1))
+                .collect(),
+        )))
+    }
+
+    /// A state written by an older ferry has bundles but no record of their views: read
+    /// them from the manifests once.
+    fn backfill_views(&self, org: &str) -> Result<(), StateError> {
+        let known: bool = self.conn.query_row(
+            "SELECT COUNT(*) > 0 FROM shipped_views WHERE organization = ?1",
+            params![org],
+            |r| r.get(0),
+        )?;
+        if known {
+            return Ok(());
+        }
+        for b in self.bundles(org)? {
+            if let Some(m) = self.manifest(&b.id)? {
+                let tx = self.conn.unchecked_transaction()?;
+                record_views(&tx, &m)?;
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stands for "no repository" in `shipped_views`, so that an empty view version is known.
+const EMPTY_VIEW: &str = "";
+
+/// The digest of a tree's listing (paths and object ids).
+pub fn listing(tree: &crate::format::manifest::Tree) -> String {
+    crate::store::trees::version_id(tree, None)
+}
+
+/// Remember what each content-view version of `m` carried (the first bundle's content wins:
+/// versions never change).
+fn record_views(tx: &rusqlite::Transaction<'_>, m: &Manifest) -> Result<(), StateError> {
+    let mut st = tx.prepare(
+        "INSERT OR IGNORE INTO shipped_views(organization, view, version, repository, listing, sequence)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for v in &m.content_views {
+        st.execute(params![
+            m.organization,
+            v.label,
+            v.version,
+            EMPTY_VIEW,
+            "",
+            m.sequence as i64
+        ])?;
+        for vr in &v.repositories {
+            let Some(tree) = m.tree(&vr.tree) else {
+                continue;
+            };
+            st.execute(params![
+                m.organization,
+                v.label,
+                v.version,
+                vr.repository,
+                listing(tree),
+                m.sequence as i64
+            ])?;
+        }
+    }
+    Ok(())
 }

@@ -267,6 +267,7 @@ pub async fn worker(
             trust: Vec::new(),
             wait: true,
             allow_rollback: false,
+            promote: None,
         };
         let progress = JobProgress(ImportJob {
             uploads: uploads.clone(),

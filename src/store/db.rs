@@ -6,8 +6,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-/// Schema version written in `meta`.
-const SCHEMA: i64 = 1;
+/// Schema version written in `meta`. Version 2 added environments, retirements, the
+/// actor of each event and pruned versions; a version-1 store is upgraded when opened.
+const SCHEMA: i64 = 2;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -26,11 +27,11 @@ CREATE TABLE IF NOT EXISTS repositories(
 CREATE TABLE IF NOT EXISTS repository_versions(
     organization TEXT NOT NULL, product TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT NULL,
     tree TEXT NOT NULL, bundle TEXT NOT NULL, packages INTEGER NOT NULL, files INTEGER NOT NULL,
-    bytes INTEGER NOT NULL, imported TEXT NOT NULL,
+    bytes INTEGER NOT NULL, imported TEXT NOT NULL, pruned TEXT,
     PRIMARY KEY(organization, product, label, version));
 CREATE TABLE IF NOT EXISTS view_versions(
     organization TEXT NOT NULL, label TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL,
-    bundle TEXT NOT NULL, imported TEXT NOT NULL, seq INTEGER NOT NULL,
+    bundle TEXT NOT NULL, imported TEXT NOT NULL, seq INTEGER NOT NULL, pruned TEXT,
     PRIMARY KEY(organization, label, version));
 CREATE TABLE IF NOT EXISTS view_repositories(
     organization TEXT NOT NULL, view TEXT NOT NULL, view_version TEXT NOT NULL,
@@ -43,7 +44,22 @@ CREATE TABLE IF NOT EXISTS staged_volumes(
 CREATE TABLE IF NOT EXISTS staged_bundles(bundle TEXT PRIMARY KEY, volumes INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS history(
     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, event TEXT NOT NULL,
-    bundle TEXT, detail TEXT NOT NULL);
+    bundle TEXT, detail TEXT NOT NULL, actor TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS environments(
+    name TEXT PRIMARY KEY COLLATE NOCASE, position INTEGER NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS environment_views(
+    organization TEXT NOT NULL, environment TEXT NOT NULL COLLATE NOCASE, view TEXT NOT NULL,
+    version TEXT NOT NULL, promoted TEXT NOT NULL, PRIMARY KEY(organization, environment, view));
+CREATE TABLE IF NOT EXISTS retirements(
+    organization TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, since INTEGER NOT NULL,
+    bundle TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY(organization, kind, label));
+";
+
+/// What turns a version-1 store into version 2 (the tables it lacks are made by `CREATE`).
+const UPGRADE_FROM_1: &str = "
+ALTER TABLE repository_versions ADD COLUMN pruned TEXT;
+ALTER TABLE view_versions ADD COLUMN pruned TEXT;
+ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 ";
 
 /// Errors from the database.
@@ -76,31 +92,60 @@ impl Db {
         };
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        if create {
-            // A rollback journal, not WAL: a reader then needs no `-shm` file, so `status`
-            // and `repofile` work on a store whose disk is full.
-            conn.pragma_update(None, "journal_mode", "DELETE")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.execute_batch(CREATE)?;
-            let v: Option<i64> = conn
-                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
-                    r.get::<_, String>(0)
-                })
-                .optional()?
-                .and_then(|s| s.parse().ok());
-            match v {
-                None => {
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema', ?1)",
-                        params![SCHEMA.to_string()],
-                    )?;
-                }
+        if !create {
+            match schema(&conn)? {
                 Some(v) if v > SCHEMA => return Err(DbError::NewerSchema(v)),
-                Some(_) => {}
+                // A store of an older ferry: upgraded in place (additions only, one
+                // transaction), then read.
+                Some(v) if v < SCHEMA => {
+                    drop(conn);
+                    return Self::open(path, true).and_then(|_| Self::open(path, false));
+                }
+                _ => {}
+            }
+            return Ok(Self { conn });
+        }
+        // A rollback journal, not WAL: a reader then needs no `-shm` file, so `status`
+        // and `repofile` work on a store whose disk is full.
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let tx = conn.unchecked_transaction()?;
+        let v = schema(&tx)?;
+        if v == Some(1) {
+            tx.execute_batch(UPGRADE_FROM_1)?;
+        }
+        tx.execute_batch(CREATE)?;
+        match v {
+            Some(v) if v > SCHEMA => return Err(DbError::NewerSchema(v)),
+            Some(SCHEMA) => {}
+            _ => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?1)",
+                    params![SCHEMA.to_string()],
+                )?;
             }
         }
+        tx.commit()?;
         Ok(Self { conn })
     }
+}
+
+/// The schema version a database records (none for a new one).
+fn schema(conn: &Connection) -> Result<Option<i64>, DbError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|s| s.parse().ok()))
 }
 
 /// A trusted key as stored.
@@ -199,9 +244,12 @@ impl Db {
             "INSERT OR REPLACE INTO trusted_keys(key_id, public_key, comment, added) VALUES(?1, ?2, ?3, ?4)",
             params![key_id, public_key, comment, now],
         )?;
-        tx.execute(
-            "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'trust-add', NULL, ?2)",
-            params![now, format!("key {key_id} ({comment})")],
+        super::history::record(
+            &tx,
+            &now,
+            "trust-add",
+            None,
+            &format!("key {key_id} ({comment})"),
         )?;
         tx.commit()?;
         Ok(())
@@ -216,10 +264,7 @@ impl Db {
             params![key_id],
         )?;
         if n > 0 {
-            tx.execute(
-                "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'trust-remove', NULL, ?2)",
-                params![now, format!("key {key_id}")],
-            )?;
+            super::history::record(&tx, &now, "trust-remove", None, &format!("key {key_id}"))?;
         }
         tx.commit()?;
         Ok(n > 0)
@@ -280,15 +325,67 @@ impl Db {
                 params![bundle, v, now],
             )?;
         }
-        tx.execute(
-            "INSERT INTO history(time, event, bundle, detail) VALUES(?1, 'stage', ?2, ?3)",
-            params![
-                now,
-                bundle,
-                format!("volumes {volumes:?} verified and staged")
-            ],
+        super::history::record(
+            &tx,
+            &now,
+            "stage",
+            Some(bundle),
+            &format!("volumes {volumes:?} verified and staged"),
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl Db {
+    /// The bundle and time a content-view version was first imported from, if the store
+    /// has it (pruned or not).
+    pub fn view_version(
+        &self,
+        org: &str,
+        view: &str,
+        version: &str,
+    ) -> Result<Option<(String, String)>, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT bundle, imported FROM view_versions WHERE organization = ?1 AND label = ?2 AND version = ?3",
+                params![org, view, version],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Whether a content-view version was pruned from the store.
+    pub fn view_version_pruned(
+        &self,
+        org: &str,
+        view: &str,
+        version: &str,
+    ) -> Result<bool, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT pruned IS NOT NULL FROM view_versions WHERE organization = ?1 AND label = ?2 AND version = ?3",
+                params![org, view, version],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// The repositories of a content-view version, `product/repo` → version tree id.
+    pub fn view_version_trees(
+        &self,
+        org: &str,
+        view: &str,
+        version: &str,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let mut st = self.conn.prepare(
+            "SELECT product || '/' || repository, tree FROM view_repositories
+             WHERE organization = ?1 AND view = ?2 AND view_version = ?3 ORDER BY product, repository",
+        )?;
+        let rows = st.query_map(params![org, view, version], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

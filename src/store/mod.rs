@@ -10,16 +10,28 @@
 //!   bundles/<bundle id>.toml       manifests of the bundles imported
 //!   published/<org>/library/<product>/<repo>          → ../../../../versions/<id>
 //!   published/<org>/views/<view>/<product>/<repo>     → newest version of the view
+//!   published/<org>/env/<env>/<view>/<product>/<repo> → the version environment <env> holds
 //!   staging/<bundle id>/pieces/    pieces of objects whose volumes arrive in separate runs
-//!   tmp/                           work in progress; emptied by every import
+//!   staging/<bundle id>/manifest.toml  the manifest of a partly staged bundle (`prune`
+//!                                  keeps every object it names)
+//!   tmp/                           work in progress (tmp/prune/: what a prune is deleting);
+//!                                  emptied by every import and prune
 //!   uploads/<key>/                 volumes being received by `ferry serve` (spec/UPLOAD.md)
 //!   admin-token                    `ferry serve`'s admin token (mode 0600)
 //! ```
+//!
+//! `ferry prune` ([`prune`]) marks old content-view and repository versions pruned, then
+//! removes the version directories, objects and abandoned uploads nothing needs any more;
+//! [`usage`] tells what the store takes on disk and what a prune would free.
 
 pub mod db;
+pub mod environments;
+pub mod history;
 pub mod objects;
+pub mod prune;
 pub mod publish;
 pub mod trees;
+pub mod usage;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};

@@ -39,7 +39,9 @@ pub fn version_dir(root: &Path, id: &str) -> PathBuf {
 #[non_exhaustive]
 pub enum TreeError {
     /// An object the tree needs is not in the store.
-    #[error("{path} needs object {id}, which the store does not hold")]
+    #[error(
+        "{path} needs object {id}, which the store does not hold (pruned since an earlier bundle carried it): a full bundle, packed without --incremental, brings it back"
+    )]
     MissingObject {
         /// File in the tree.
         path: String,

@@ -121,6 +121,7 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
                 }],
             })
             .collect(),
+        retired: Vec::new(),
         packs: BTreeMap::from([(
             "0001".to_string(),
             Pack {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{Encoding, Manifest, ManifestError, Tree, pack_number};
+use super::{Encoding, Manifest, ManifestError, RetiredKind, Tree, pack_number};
 use crate::format::constants::{
     MAX_GPG_KEY, MAX_INTEGER, MAX_NAME, MAX_VOLUMES, TAR_BLOCK, TAR_MAX_ENTRY, TAR_TRAILER,
 };
@@ -33,6 +33,7 @@ impl Manifest {
         let trees = self.check_trees()?;
         self.check_repositories(&products, &trees)?;
         self.check_views(&trees)?;
+        self.check_retired()?;
         self.check_packs()?;
         self.check_objects()?;
         self.check_layout()
@@ -161,6 +162,61 @@ impl Manifest {
                 return bad(format!(
                     "repository {full} names undefined tree {:?}",
                     r.tree
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// §5.8: each retired record names something this manifest does not carry, once, and
+    /// a sequence of this stream at or before this bundle.
+    fn check_retired(&self) -> Result {
+        let mut seen = HashSet::new();
+        for w in self.retired.windows(2) {
+            if (w[0].kind, w[0].label.as_bytes()) >= (w[1].kind, w[1].label.as_bytes()) {
+                return bad(format!(
+                    "retired records are out of order at {} {:?} (sorted by kind, then label)",
+                    w[1].kind.as_str(),
+                    w[1].label
+                ));
+            }
+        }
+        for r in &self.retired {
+            let what = format!("retired {} {:?}", r.kind.as_str(), r.label);
+            match r.kind {
+                RetiredKind::Repository => {
+                    let Some((product, repo)) = r.label.split_once('/') else {
+                        return bad(format!("{what}: a repository is named product/repository"));
+                    };
+                    check_label(product, &what)?;
+                    check_label(repo, &what)?;
+                    if self.repositories.iter().any(|x| {
+                        x.product.eq_ignore_ascii_case(product)
+                            && x.label.eq_ignore_ascii_case(repo)
+                    }) {
+                        return bad(format!("{what} is also carried by this bundle"));
+                    }
+                }
+                RetiredKind::ContentView => {
+                    check_label(&r.label, &what)?;
+                    if self
+                        .content_views
+                        .iter()
+                        .any(|v| v.label.eq_ignore_ascii_case(&r.label))
+                    {
+                        return bad(format!("{what} is also carried by this bundle"));
+                    }
+                }
+            }
+            if r.since == 0 || r.since > self.sequence {
+                return bad(format!(
+                    "{what}: since {} is not in 1..={} (this bundle's sequence)",
+                    r.since, self.sequence
+                ));
+            }
+            if !seen.insert((r.kind, r.label.to_ascii_lowercase())) {
+                return bad(format!(
+                    "{what} is listed twice (labels are compared ignoring case)"
                 ));
             }
         }

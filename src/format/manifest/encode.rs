@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 
 use super::Manifest;
-use crate::format::constants::MANIFEST_FORMAT;
+use crate::format::constants::{MANIFEST_FORMAT, MANIFEST_FORMAT_2};
 use crate::format::toml_out::{write_key, write_multiline, write_string};
 
 /// `name = "value"` and a newline.
@@ -18,7 +18,13 @@ fn kv(w: &mut impl Write, name: &str, value: &str) -> fmt::Result {
 impl Manifest {
     /// Write the canonical encoding.
     pub fn write_to(&self, w: &mut impl Write) -> fmt::Result {
-        kv(w, "format", MANIFEST_FORMAT)?;
+        // The lowest version that holds the content (§9): 2 only with retired records.
+        let format = if self.retired.is_empty() {
+            MANIFEST_FORMAT
+        } else {
+            MANIFEST_FORMAT_2
+        };
+        kv(w, "format", format)?;
         kv(w, "created", &self.created)?;
         kv(w, "signer", &self.signer.to_string())?;
         writeln!(w, "sequence = {}", self.sequence)?;
@@ -68,6 +74,12 @@ impl Manifest {
                 w.write_str(" },\n")?;
             }
             w.write_str("]\n")?;
+        }
+        for r in &self.retired {
+            w.write_str("\n[[retired]]\n")?;
+            kv(w, "kind", r.kind.as_str())?;
+            kv(w, "label", &r.label)?;
+            writeln!(w, "since = {}", r.since)?;
         }
         w.write_str("\n[packs]\n")?;
         for (name, p) in &self.packs {

@@ -44,6 +44,8 @@ pub struct Manifest {
     pub repositories: Vec<Repository>,
     /// Content-view versions, in catalog order.
     pub content_views: Vec<ContentView>,
+    /// What the export side no longer ships (format version 2, §5.8).
+    pub retired: Vec<Retired>,
     /// Packs by name.
     pub packs: BTreeMap<String, Pack>,
     /// File trees, one per distinct repository snapshot.
@@ -120,6 +122,36 @@ pub struct ViewRepository {
     pub repository: String,
     /// Name of the tree holding this version's snapshot of it.
     pub tree: String,
+}
+
+/// Something the stream shipped before and the catalog no longer has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retired {
+    /// A Library repository or a content view.
+    pub kind: RetiredKind,
+    /// `product/repository`, or the view's label.
+    pub label: String,
+    /// The first sequence of the stream that no longer carried it.
+    pub since: u64,
+}
+
+/// What a [`Retired`] record retires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RetiredKind {
+    /// A Library repository (`product/repository`).
+    Repository,
+    /// A content view (every version of it).
+    ContentView,
+}
+
+impl RetiredKind {
+    /// Its name in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetiredKind::Repository => "repository",
+            RetiredKind::ContentView => "content_view",
+        }
+    }
 }
 
 /// A pack file.
@@ -203,8 +235,9 @@ pub enum ManifestError {
     NotText,
     /// The first line names another format or version.
     #[error(
-        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)",
-        MANIFEST_FORMAT = super::constants::MANIFEST_FORMAT
+        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?} and {MANIFEST_FORMAT_2:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)",
+        MANIFEST_FORMAT = super::constants::MANIFEST_FORMAT,
+        MANIFEST_FORMAT_2 = super::constants::MANIFEST_FORMAT_2
     )]
     UnknownFormat {
         /// The first line, shortened.
@@ -358,6 +391,7 @@ pub(crate) mod tests {
                     tree: "library/acme-os/baseos".into(),
                 }],
             }],
+            retired: Vec::new(),
             packs,
             trees: vec![Tree {
                 name: "library/acme-os/baseos".into(),
@@ -412,10 +446,112 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let t = text().replace("ferry-bundle/1", "ferry-bundle/2");
+        let t = text().replace("ferry-bundle/1", "ferry-bundle/3");
         match refused(&t) {
-            ManifestError::UnknownFormat { found } => assert!(found.contains("ferry-bundle/2")),
+            ManifestError::UnknownFormat { found } => assert!(found.contains("ferry-bundle/3")),
             other => panic!("{other:?}"),
+        }
+    }
+
+    fn retiring() -> Manifest {
+        let mut m = sample();
+        m.sequence = 4;
+        m.retired = vec![
+            Retired {
+                kind: RetiredKind::Repository,
+                label: "old/extras".into(),
+                since: 2,
+            },
+            Retired {
+                kind: RetiredKind::ContentView,
+                label: "legacy-web".into(),
+                since: 4,
+            },
+        ];
+        m
+    }
+
+    #[test]
+    fn retired_records_make_version_2_and_only_they_do() {
+        let m = retiring();
+        let bytes = m.encode();
+        let t = String::from_utf8(bytes.clone()).unwrap();
+        assert!(t.starts_with("format = \"ferry-bundle/2\"\n"), "{t}");
+        assert!(
+            t.contains("\n[[retired]]\nkind = \"repository\"\nlabel = \"old/extras\"\nsince = 2\n\n[[retired]]\nkind = \"content_view\"\nlabel = \"legacy-web\"\nsince = 4\n\n[packs]\n"),
+            "{t}"
+        );
+        assert_eq!(Manifest::parse(&bytes).unwrap(), m);
+        // The version line is part of the canonical form, both ways.
+        assert!(matches!(
+            refused(&t.replacen("ferry-bundle/2", "ferry-bundle/1", 1)),
+            ManifestError::NotCanonical { line: 1 }
+        ));
+        assert!(matches!(
+            refused(&text().replacen("ferry-bundle/1", "ferry-bundle/2", 1)),
+            ManifestError::NotCanonical { line: 1 }
+        ));
+        // Without records, version 1 as before.
+        assert!(
+            String::from_utf8(sample().encode())
+                .unwrap()
+                .starts_with("format = \"ferry-bundle/1\"\n")
+        );
+    }
+
+    /// A named change to a manifest.
+    type Mutation = (&'static str, Box<dyn Fn(&mut Manifest)>);
+
+    #[test]
+    fn retired_records_are_checked() {
+        let cases: Vec<Mutation> = vec![
+            (
+                "since after the bundle",
+                Box::new(|m| m.retired[0].since = 5),
+            ),
+            ("since zero", Box::new(|m| m.retired[0].since = 0)),
+            (
+                "not product/repo",
+                Box::new(|m| m.retired[0].label = "extras".into()),
+            ),
+            (
+                "bad label",
+                Box::new(|m| m.retired[1].label = "a]\n[b".into()),
+            ),
+            ("out of order", Box::new(|m| m.retired.swap(0, 1))),
+            (
+                "twice",
+                Box::new(|m| {
+                    let r = m.retired[0].clone();
+                    m.retired.insert(
+                        1,
+                        Retired {
+                            label: "OLD/extras".into(),
+                            ..r
+                        },
+                    );
+                    m.retired.sort_by(|a, b| {
+                        (a.kind, a.label.as_bytes()).cmp(&(b.kind, b.label.as_bytes()))
+                    });
+                }),
+            ),
+            (
+                "a repository this bundle carries",
+                Box::new(|m| {
+                    let r = &m.repositories[0];
+                    m.retired[0].label = format!("{}/{}", r.product, r.label.to_uppercase());
+                }),
+            ),
+            (
+                "a view this bundle carries",
+                Box::new(|m| m.retired[1].label = m.content_views[0].label.clone()),
+            ),
+        ];
+        assert!(retiring().check().is_ok());
+        for (what, change) in cases {
+            let mut m = retiring();
+            change(&mut m);
+            assert!(m.check().is_err(), "{what} was accepted");
         }
     }
 

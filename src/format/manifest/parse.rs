@@ -10,9 +10,9 @@
 
 use super::{
     BaseRef, ContentView, Encoding, GpgKey, Manifest, ManifestError, Object, Pack, Piece, Product,
-    Repository, Tree, ViewRepository,
+    Repository, Retired, RetiredKind, Tree, ViewRepository,
 };
-use crate::format::constants::{MANIFEST_FORMAT, MAX_INTEGER};
+use crate::format::constants::{MANIFEST_FORMAT, MANIFEST_FORMAT_2, MAX_INTEGER};
 use crate::format::id::{KeyId, ObjectId, Sha256Digest};
 
 /// The lines of the text, each without its `\n`; the last line must end with one too.
@@ -269,7 +269,9 @@ fn u32_of(v: u64, l: &Lines<'_>, what: &str) -> Result<u32> {
 pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
     let text = std::str::from_utf8(bytes).map_err(|_| ManifestError::NotText)?;
     let first = text.split('\n').next().unwrap_or("");
-    if first != format!("format = \"{MANIFEST_FORMAT}\"") {
+    if first != format!("format = \"{MANIFEST_FORMAT}\"")
+        && first != format!("format = \"{MANIFEST_FORMAT_2}\"")
+    {
         return Err(ManifestError::UnknownFormat {
             found: first.chars().take(100).collect(),
         });
@@ -381,6 +383,21 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
             version,
             repositories: repos,
         });
+    }
+
+    // Version 2 only; a version-1 text holding one fails the canonical comparison (its
+    // first line would say 2).
+    let mut retired = Vec::new();
+    while l.next_block_is("[[retired]]") {
+        l.block("[[retired]]")?;
+        let kind = match l.string_field("kind")?.as_str() {
+            "repository" => RetiredKind::Repository,
+            "content_view" => RetiredKind::ContentView,
+            k => return l.err(format!("unknown kind of retired record {k:?}")),
+        };
+        let label = l.string_field("label")?;
+        let since = l.int_field("since")?;
+        retired.push(Retired { kind, label, since });
     }
 
     l.block("[packs]")?;
@@ -501,6 +518,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
         products,
         repositories,
         content_views,
+        retired,
         packs: packs.into_iter().collect(),
         trees,
         objects: objects.into_iter().collect(),
