@@ -352,16 +352,7 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
 /// every view that is not retired.
 fn environments(store: &Store) -> Result<Vec<EnvironmentStatus>, DbError> {
     use crate::store::environments as envs;
-    let c = &store.db.conn;
-    let mut st = c.prepare(
-        "SELECT DISTINCT organization, label FROM view_versions v WHERE pruned IS NULL
-         AND NOT EXISTS (SELECT 1 FROM retirements r WHERE r.organization = v.organization
-                         AND r.kind = 'content_view' AND r.label = v.label)
-         ORDER BY organization, label",
-    )?;
-    let views: Vec<(String, String)> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let views = envs::library_views(store)?;
     let mut out = Vec::new();
     for e in envs::list(store)? {
         let views = if e.position == 0 {
@@ -378,7 +369,7 @@ fn environments(store: &Store) -> Result<Vec<EnvironmentStatus>, DbError> {
             }
             held
         } else {
-            let mut st = c.prepare(
+            let mut st = store.db.conn.prepare(
                 "SELECT organization, view, version, promoted FROM environment_views
                  WHERE environment = ?1 ORDER BY organization, view",
             )?;

@@ -97,17 +97,8 @@ pub fn env(action: EnvAction) -> Result<i32> {
 
 /// The newest stored version of every view that is not retired, as Library holds them.
 fn library_views(s: &Store) -> Result<Vec<serde_json::Value>> {
-    let mut st = s.db.conn.prepare(
-        "SELECT DISTINCT organization, label FROM view_versions WHERE pruned IS NULL
-         AND NOT EXISTS (SELECT 1 FROM retirements r WHERE r.organization = view_versions.organization
-                         AND r.kind = 'content_view' AND r.label = view_versions.label)
-         ORDER BY organization, label",
-    )?;
-    let views: Vec<(String, String)> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
-    for (org, view) in views {
+    for (org, view) in environments::library_views(s)? {
         if let Some(v) = environments::holding(s, &org, environments::LIBRARY, &view)? {
             out.push(serde_json::json!({"organization": org, "view": view, "version": v}));
         }

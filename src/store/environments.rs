@@ -319,6 +319,21 @@ pub fn stored_versions(store: &Store, org: &str, view: &str) -> Result<Vec<Strin
     Ok(v)
 }
 
+/// Every view (organization, label) with a stored version that is not retired: the views
+/// the Library holds, sorted.
+pub fn library_views(store: &Store) -> Result<Vec<(String, String)>, DbError> {
+    let mut st = store.db.conn.prepare(
+        "SELECT DISTINCT organization, label FROM view_versions v WHERE pruned IS NULL
+         AND NOT EXISTS (SELECT 1 FROM retirements r WHERE r.organization = v.organization
+                         AND r.kind = 'content_view' AND r.label = v.label)
+         ORDER BY organization, label",
+    )?;
+    let views = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(views)
+}
+
 /// The version of `view` that `env` holds. Library holds the newest stored version.
 pub fn holding(store: &Store, org: &str, env: &str, view: &str) -> Result<Option<String>, DbError> {
     if env.eq_ignore_ascii_case(LIBRARY) {

@@ -424,3 +424,40 @@ fn issue(dir: &Path, name: &str, subject: &str, ext: &str) -> (PathBuf, PathBuf)
         dir.join(format!("{name}.key")),
     )
 }
+
+/// Every file and directory under the store's subdirectories `subs` (those that exist),
+/// as paths relative to the store.
+pub fn store_names(store: &Path, subs: &[&str]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for sub in subs {
+        let d = store.join(sub);
+        if !d.exists() {
+            continue;
+        }
+        for e in walkdir::WalkDir::new(&d).min_depth(1) {
+            let e = e.unwrap();
+            out.insert(e.path().strip_prefix(store).unwrap().display().to_string());
+        }
+    }
+    out
+}
+
+/// Which of a run's crash points (`points`, in the order it reached them, numbered from 1)
+/// to kill it at: the first and last of each name, then points drawn from `seed` until there
+/// are `at_least`.
+pub fn crash_points(
+    points: &[String],
+    at_least: usize,
+    seed: u64,
+) -> std::collections::BTreeSet<usize> {
+    let mut chosen = std::collections::BTreeSet::new();
+    for name in points {
+        chosen.insert(points.iter().position(|p| p == name).unwrap() + 1);
+        chosen.insert(points.iter().rposition(|p| p == name).unwrap() + 1);
+    }
+    let mut rng = Rng(seed);
+    while chosen.len() < at_least {
+        chosen.insert(rng.below(points.len()) + 1);
+    }
+    chosen
+}

@@ -38,25 +38,17 @@ fn strip(mut s: Value) -> Value {
 /// Every file and directory under the store's objects/, versions/, bundles/ and
 /// published/ (names only), and what tmp/ and staging/ hold.
 fn layout(store: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for sub in [
-        "objects",
-        "versions",
-        "bundles",
-        "published",
-        "tmp",
-        "staging",
-    ] {
-        let d = store.join(sub);
-        if !d.exists() {
-            continue;
-        }
-        for e in walkdir::WalkDir::new(&d).min_depth(1) {
-            let e = e.unwrap();
-            out.insert(e.path().strip_prefix(store).unwrap().display().to_string());
-        }
-    }
-    out
+    store_names(
+        store,
+        &[
+            "objects",
+            "versions",
+            "bundles",
+            "published",
+            "tmp",
+            "staging",
+        ],
+    )
 }
 
 /// `cp -a`: hard links and symbolic links kept.
@@ -151,15 +143,7 @@ fn an_import_killed_at_any_of_24_seeded_points_is_completed_by_the_next_run() {
         assert!(names.contains(must), "no crash point {must}: {names:?}");
     }
     // The first and last point of each name, then seeded others, 24 or more in all.
-    let mut chosen: BTreeSet<usize> = BTreeSet::new();
-    for name in &names {
-        chosen.insert(points.iter().position(|p| p == name).unwrap() + 1);
-        chosen.insert(points.iter().rposition(|p| p == name).unwrap() + 1);
-    }
-    let mut rng = Rng(0x5eed_f3a7);
-    while chosen.len() < 24.max(names.len() * 2) {
-        chosen.insert((rng.next() % points.len() as u64) as usize + 1);
-    }
+    let chosen = crash_points(&points, 24.max(names.len() * 2), 0x5eed_f3a7);
     assert!(chosen.len() >= 24, "{}", chosen.len());
     eprintln!(
         "killing the import at {} of its {} crash points ({} kinds): {chosen:?}",

@@ -106,27 +106,20 @@ fn full_listing(store: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// Names under objects/ and versions/ (files and directories).
+/// Names of the files and directories under the store's objects/, versions/, uploads/,
+/// published/, tmp/ and staging/.
 fn layout(store: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for sub in [
-        "objects",
-        "versions",
-        "uploads",
-        "published",
-        "tmp",
-        "staging",
-    ] {
-        let d = store.join(sub);
-        if !d.exists() {
-            continue;
-        }
-        for e in walkdir::WalkDir::new(&d).min_depth(1) {
-            let e = e.unwrap();
-            out.insert(e.path().strip_prefix(store).unwrap().display().to_string());
-        }
-    }
-    out
+    store_names(
+        store,
+        &[
+            "objects",
+            "versions",
+            "uploads",
+            "published",
+            "tmp",
+            "staging",
+        ],
+    )
 }
 
 /// Which versions the database marks pruned.
@@ -570,15 +563,7 @@ fn a_prune_killed_at_any_of_its_seeded_points_is_finished_by_the_next_one() {
     }
     // The first and last point of each kind, then seeded others: 12 or more in all (every
     // point if there are fewer).
-    let mut chosen: BTreeSet<usize> = BTreeSet::new();
-    for name in &names {
-        chosen.insert(points.iter().position(|p| p == name).unwrap() + 1);
-        chosen.insert(points.iter().rposition(|p| p == name).unwrap() + 1);
-    }
-    let mut rng = Rng(0x9e11_0b5e);
-    while chosen.len() < 12.min(points.len()) {
-        chosen.insert(rng.below(points.len()) + 1);
-    }
+    let chosen = crash_points(&points, 12.min(points.len()), 0x9e11_0b5e);
     assert!(chosen.len() >= 6, "{chosen:?}");
     eprintln!(
         "killing the prune at {} of its {} crash points ({} kinds): {chosen:?}",
