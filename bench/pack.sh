@@ -47,7 +47,7 @@ t "ferry pack (4G media)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DI
 t "ferry verify" sh -c "$FERRY verify --trust $DIR/key.pub $DIR/out/vol-*"
 t "ferry verify --deep" sh -c "$FERRY verify --deep --trust $DIR/key.pub $DIR/out/vol-*"
 rm -rf "$DIR/store"
-t "ferry import (every object decoded)" "$FERRY" import --store "$DIR/store" --trust "$DIR/key.pub" "$DIR"/out/vol-*
+t "ferry import (every object decoded)" "$FERRY" import --init --store "$DIR/store" --trust "$DIR/key.pub" "$DIR"/out/vol-*
 t "ferry import again (media checked)" "$FERRY" import --store "$DIR/store" --trust "$DIR/key.pub" "$DIR"/out/vol-*
 rm -rf "$DIR/store"
 t "ferry pack --incremental (no change)" "$FERRY" pack --catalog "$DIR/catalog.toml" --key "$DIR/key.key" --out "$DIR/inc1" --media-size 4G --incremental

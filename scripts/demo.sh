@@ -21,6 +21,6 @@ if command -v signify-openbsd >/dev/null; then
 fi
 
 # The disconnected side: import into a store and show what dnf would be given.
-$ferry import --store demo/store --trust demo/demo.pub demo/bundle/vol-*
+$ferry import --init --store demo/store --trust demo/demo.pub demo/bundle/vol-*
 $ferry status --store demo/store
 $ferry repofile --store demo/store | head -8

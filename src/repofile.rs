@@ -72,7 +72,7 @@ pub enum RepofileError {
     #[error("store database: {0}")]
     Sql(#[from] rusqlite::Error),
     /// A base URL that cannot go into a repo file.
-    #[error("--base-url {0:?} holds spaces or control characters: give a URL")]
+    #[error("base URL {0:?} holds spaces or control characters: it is not a URL")]
     BadBaseUrl(String),
     /// `--org` names no organization that has something published.
     #[error("no organization named {org} publishes anything in this store; organizations: {known}")]
@@ -800,7 +800,7 @@ mod tests {
     /// hostile labels and names.
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path(), Access::Write { wait: false }, &|_| {}).unwrap();
+        let s = Store::open(dir.path(), Access::Create { wait: false }, &|_| {}).unwrap();
         // Library: 3.
         product(&s, "acme", "acme-os", "ACME OS", Some("RPM-GPG-KEY-acme"));
         product(&s, "acme", "tools", "Tools", None);
@@ -1169,7 +1169,7 @@ mod tests {
             "{e}"
         );
         let empty = tempfile::tempdir().unwrap();
-        let empty = Store::open(empty.path(), Access::Write { wait: false }, &|_| {}).unwrap();
+        let empty = Store::open(empty.path(), Access::Create { wait: false }, &|_| {}).unwrap();
         assert_eq!(
             run(&empty, Filter::default()).unwrap(),
             Vec::<String>::new()

@@ -166,8 +166,8 @@ pub struct ViewStatus {
 /// A bundle imported.
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleStatus {
-    /// Id.
-    pub id: String,
+    /// Its id.
+    pub bundle: String,
     /// Organization.
     pub organization: String,
     /// Signing key id.
@@ -273,7 +273,7 @@ pub fn status(store: &Store) -> Result<Status, DbError> {
     let bundles = st
         .query_map([], |r| {
             Ok(BundleStatus {
-                id: r.get(0)?,
+                bundle: r.get(0)?,
                 organization: r.get(1)?,
                 signer: r.get(2)?,
                 sequence: r.get(3)?,
@@ -500,7 +500,7 @@ impl fmt::Display for Status {
             writeln!(
                 f,
                 "  {}  {}  sequence {}  signed by {}  created {}  imported {}  {} volume{}",
-                &b.id[..16],
+                &b.bundle[..16],
                 b.organization,
                 b.sequence,
                 b.signer,

@@ -11,12 +11,16 @@ mod common;
 mod crash;
 #[path = "integration/damage.rs"]
 mod damage;
+#[path = "integration/export_state.rs"]
+mod export_state;
 #[path = "integration/fetch.rs"]
 mod fetch;
 #[path = "integration/forge.rs"]
 mod forge;
 #[path = "integration/fuzz_corpus.rs"]
 mod fuzz_corpus;
+#[path = "integration/golden.rs"]
+mod golden;
 #[path = "integration/hostile.rs"]
 mod hostile;
 #[path = "integration/import.rs"]
@@ -35,6 +39,8 @@ mod memory;
 mod openapi;
 #[path = "integration/pack.rs"]
 mod pack;
+#[path = "integration/partial.rs"]
+mod partial;
 #[path = "integration/prune.rs"]
 mod prune;
 #[path = "integration/repofile.rs"]

@@ -405,6 +405,7 @@ pub fn pack_reader(data: &[u8]) {
         }],
         content_views: Vec::new(),
         retired: Vec::new(),
+        rotations: Vec::new(),
         packs: packs
             .iter()
             .enumerate()
@@ -465,7 +466,10 @@ pub fn pack_reader(data: &[u8]) {
         let report = ferry::verify::verify(
             std::slice::from_ref(&vol),
             &[key.public()],
-            true,
+            ferry::verify::VerifyOptions {
+                deep: true,
+                partial: false,
+            },
             &ferry::progress::Silent,
         );
         let damaged = wrong_hash || resize || (flip && packs != signed_packs);

@@ -8,6 +8,7 @@
 //! - [`set`]: volumes given together (§6.5): one bundle, its manifest read once, volumes
 //!   by number, strays and duplicates named;
 //! - [`pass`]: one pass over the packs: pack hashes, entry headers, and objects decoded;
+//! - [`readahead`]: each pack read and hashed on a thread of its own, ahead of the pass;
 //! - [`object`]: the one decoding path from stored bytes to a checked object;
 //! - [`findings`]: what is wrong, where.
 
@@ -15,10 +16,11 @@ pub mod findings;
 pub mod media;
 pub mod object;
 pub mod pass;
+pub mod readahead;
 pub mod set;
 pub mod volume;
 
 pub use findings::{Finding, ProblemKind};
-pub use pass::{Depth, PassReport, Sink};
+pub use pass::{Continuing, Depth, PassReport, Sink};
 pub use set::{Bundle, VolumeSet};
 pub use volume::Volume;

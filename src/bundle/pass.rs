@@ -9,19 +9,17 @@
 //! failure to write (the store's disk) ends the pass with an error.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufReader, Read, Write};
-
-use sha2::{Digest as _, Sha256};
+use std::io::Write;
 
 use super::findings::{Finding, ProblemKind};
 use super::object::{DecodeError, Decoder};
+use super::readahead::{PackReader, read_pack};
 use super::set::Bundle;
 use super::volume::{Volume, media_kind, pack_file};
+use crate::format::ObjectId;
 use crate::format::constants::{TAR_BLOCK, TAR_TRAILER};
 use crate::format::manifest::{Manifest, Pack, pack_number};
 use crate::format::tar_entry::{check_header, padding};
-use crate::format::{ObjectId, Sha256Digest};
 use crate::progress::Progress;
 
 /// How deep the pass looks.
@@ -91,6 +89,22 @@ pub struct PassReport {
     pub objects_unchecked: u64,
     /// Pieces kept for a later run.
     pub pieces_staged: u64,
+    /// Objects not decoded because they continue on a volume not given (with a sink that
+    /// does not stage, [`Sink::stages`]): a piece is on the volumes given, another is not.
+    /// In pass order; counted in `objects_unchecked` too. Their bytes here are read and
+    /// hashed with their pack, and their entry headers checked, like every other's.
+    pub continuing: Vec<Continuing>,
+    /// Objects with no piece on the volumes given (counted in `objects_unchecked` too).
+    pub objects_elsewhere: u64,
+}
+
+/// An object that the volumes given hold only part of: it cannot be decoded from them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continuing {
+    /// The object.
+    pub object: ObjectId,
+    /// The volumes not given that hold its other pieces, ascending.
+    pub on: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +193,19 @@ pub fn run<S: Sink>(
                 (false, true) => Action::Stage,
                 (false, false) => {
                     pass.report.objects_unchecked += 1;
+                    if o.pieces.iter().any(|p| present(&p.pack)) {
+                        let mut on: Vec<u32> = o
+                            .pieces
+                            .iter()
+                            .map(|p| m.packs[&p.pack].volume)
+                            .filter(|n| !volumes.contains_key(n))
+                            .collect();
+                        on.sort_unstable();
+                        on.dedup();
+                        pass.report.continuing.push(Continuing { object: *id, on });
+                    } else {
+                        pass.report.objects_elsewhere += 1;
+                    }
                     Action::Check
                 }
             };
@@ -232,22 +259,6 @@ pub fn run<S: Sink>(
     debug_assert!(pass.open.is_none(), "every object read to its last piece");
     pass.report.objects_unchecked += pass.abandoned.difference(&pass.failed).count() as u64;
     Ok(pass.report)
-}
-
-/// A pack read front to back, every byte hashed.
-struct PackReader {
-    inner: BufReader<File>,
-    hasher: Sha256,
-    pos: u64,
-}
-
-impl PackReader {
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read_exact(buf)?;
-        self.hasher.update(&*buf);
-        self.pos += buf.len() as u64;
-        Ok(())
-    }
 }
 
 /// Why reading a pack stopped.
@@ -307,14 +318,12 @@ impl<S: Sink> Pass<'_, S> {
             return Ok(());
         }
         self.report.packs_checked += 1;
-        let mut r = PackReader {
-            inner: BufReader::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            pos: 0,
-        };
         let mut done = 0;
         self.notes.clear();
-        let result = self.entries(&mut r, pack, vol, &rel, slots, &mut done);
+        // Read (and hashed for the pack) on another thread, ahead of the decoding here.
+        let (result, digest) = read_pack(file, pack.size, |r| {
+            self.entries(r, pack, vol, &rel, slots, &mut done)
+        });
         match result {
             Ok(()) => {}
             Err(Stop::Store(e)) => return Err(e),
@@ -325,7 +334,7 @@ impl<S: Sink> Pass<'_, S> {
         }
         // One finding for the pack: its hash, and what is wrong inside it.
         let notes = std::mem::take(&mut self.notes);
-        let hash_ok = Sha256Digest::from_hasher(r.hasher) == pack.sha256;
+        let hash_ok = digest == Some(pack.sha256);
         let mut detail = String::new();
         if !hash_ok {
             detail.push_str("is corrupt: its SHA-256 does not match the signed one");
@@ -513,11 +522,7 @@ impl<S: Sink> Pass<'_, S> {
         let vol = &self.volumes[&self.manifest.packs[&last.pack].volume];
         let rel = pack_file(&last.pack);
         let users = self.users.get_or_insert_with(|| users(self.manifest));
-        let names = match users.get(&id) {
-            Some(u) if u.len() > 3 => format!("{} and {} more", u[..3].join(", "), u.len() - 3),
-            Some(u) => u.join(", "),
-            None => "no tree file".into(),
-        };
+        let names = named(users.get(&id).map_or(&[], Vec::as_slice));
         self.report.findings.push(vol.finding(
             Some(&rel),
             ProblemKind::DamagedObject,
@@ -550,6 +555,29 @@ impl<S: Sink> Pass<'_, S> {
             }
         }
     }
+}
+
+/// Tree files that use an object, for a message: at most three named.
+pub fn named(files: &[String]) -> String {
+    match files.len() {
+        0 => "no tree file".into(),
+        1..=3 => files.join(", "),
+        n => format!("{} and {} more", files[..3].join(", "), n - 3),
+    }
+}
+
+/// The tree files (`TREE/PATH`) that use each of `ids` (only those: a manifest can name
+/// millions of files).
+pub fn users_of(m: &Manifest, ids: &[ObjectId]) -> HashMap<ObjectId, Vec<String>> {
+    let mut out: HashMap<ObjectId, Vec<String>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+    for t in &m.trees {
+        for (path, id) in &t.files {
+            if let Some(u) = out.get_mut(id) {
+                u.push(format!("{}/{path}", t.name));
+            }
+        }
+    }
+    out
 }
 
 /// Tree files (`TREE/PATH`) by the object they use.

@@ -148,11 +148,11 @@ pub enum GenError {
     NotUtf8(PathBuf),
     /// `--organization` is not a label.
     #[error(
-        "--organization {0:?} must be 1-128 characters from A-Z a-z 0-9 . _ - and not start with '.'"
+        "organization {0:?} must be 1-128 characters from A-Z a-z 0-9 . _ - and not start with '.'"
     )]
     Organization(String),
     /// `--out` names an existing file and `--force` was not given.
-    #[error("{} exists: give --force to replace it", .0.display())]
+    #[error("{} exists", .0.display())]
     Exists(PathBuf),
 }
 

@@ -1,26 +1,108 @@
 //! `ferry env`, `ferry promote` and `ferry history`: the site's lifecycle, for people.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::EnvAction;
+use super::common::{open_read, open_write};
+use super::output::{print_json, say};
 use ferry::store::environments::{self, Promotion};
-use ferry::store::{Access, Store, history};
+use ferry::store::{Store, history};
 
-fn open_write(store: &Path, wait: bool) -> Result<Store> {
-    Ok(Store::open(store, Access::Write { wait }, &|m| {
-        eprintln!("{m}")
-    })?)
+/// Manage the lifecycle environments of a store.
+#[derive(clap::Args, Debug)]
+pub struct EnvArgs {
+    #[command(subcommand)]
+    action: EnvAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum EnvAction {
+    /// Add an environment to the path (at its end, or after PREV).
+    Create {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Put it right after this environment (Library, or one created before).
+        #[arg(long, value_name = "PREV")]
+        after: Option<String>,
+        /// Its name (A-Z a-z 0-9 . _ -).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List the path and what each environment holds.
+    List {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an environment (one that holds content only with --force).
+    Remove {
+        /// The store directory.
+        #[arg(long, value_name = "STORE")]
+        store: PathBuf,
+        /// Remove it and unpublish what it holds.
+        #[arg(long)]
+        force: bool,
+        /// Its name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+/// Publish a stored content-view version for an environment.
+#[derive(clap::Args, Debug)]
+pub struct PromoteArgs {
+    /// The store directory.
+    #[arg(long, value_name = "STORE")]
+    store: PathBuf,
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    to: String,
+    /// The organization (needed when the store holds several).
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+    /// Promote even if the version has not reached the environment before this one.
+    #[arg(long)]
+    force: bool,
+    /// Fail at once if another ferry is changing the store, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the result as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The content view's label.
+    #[arg(value_name = "VIEW")]
+    view: String,
+    /// The version.
+    #[arg(value_name = "VERSION")]
+    version: String,
+}
+
+/// List the store's history.
+#[derive(clap::Args, Debug)]
+pub struct HistoryArgs {
+    /// The store directory.
+    #[arg(long, value_name = "STORE")]
+    store: PathBuf,
+    /// Only the newest N events.
+    #[arg(long, value_name = "N")]
+    last: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `ferry env …`.
-pub fn env(action: EnvAction) -> Result<i32> {
-    match action {
+pub fn env(a: EnvArgs) -> Result<i32> {
+    match a.action {
         EnvAction::Create { store, after, name } => {
             let s = open_write(&store, true)?;
             let e = environments::create(&s, &name, after.as_deref())?;
-            println!(
+            say!(
                 "environment {} created after {}; the path is now {}",
                 e.name,
                 e.prior.as_deref().unwrap_or(environments::LIBRARY),
@@ -28,7 +110,7 @@ pub fn env(action: EnvAction) -> Result<i32> {
             );
         }
         EnvAction::List { store, json } => {
-            let s = Store::open(&store, Access::Read, &|_| {})?;
+            let s = open_read(&store)?;
             let all = environments::list(&s)?;
             let mut out = Vec::new();
             for e in &all {
@@ -51,7 +133,7 @@ pub fn env(action: EnvAction) -> Result<i32> {
                         v
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                print_json("environments", "environments", &v)?;
             } else {
                 for (e, holds) in out {
                     let what: Vec<String> = holds
@@ -65,7 +147,7 @@ pub fn env(action: EnvAction) -> Result<i32> {
                             )
                         })
                         .collect();
-                    println!(
+                    say!(
                         "{}. {}  {}",
                         e.position + 1,
                         e.name,
@@ -81,7 +163,7 @@ pub fn env(action: EnvAction) -> Result<i32> {
         EnvAction::Remove { store, force, name } => {
             let s = open_write(&store, true)?;
             let held = environments::remove(&s, &name, force)?;
-            println!(
+            say!(
                 "environment {name} removed{}; the path is now {}",
                 if held.is_empty() {
                     String::new()
@@ -133,41 +215,31 @@ pub fn promotion_line(p: &Promotion) -> String {
 }
 
 /// `ferry promote`.
-#[allow(clippy::too_many_arguments)]
-pub fn promote(
-    store: &Path,
-    to: &str,
-    org: Option<&str>,
-    force: bool,
-    wait: bool,
-    json: bool,
-    view: &str,
-    version: &str,
-) -> Result<i32> {
-    let s = open_write(store, wait)?;
-    let p = environments::promote(&s, org, view, version, to, force)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&p)?);
+pub fn promote(a: PromoteArgs) -> Result<i32> {
+    let s = open_write(&a.store, !a.no_wait)?;
+    let p = environments::promote(&s, a.org.as_deref(), &a.view, &a.version, &a.to, a.force)?;
+    if a.json {
+        print_json("promote", "promotion", &p)?;
     } else {
-        println!("{}", promotion_line(&p));
+        say!("{}", promotion_line(&p));
         for path in &p.published {
-            println!("  published {path}");
+            say!("  published {path}");
         }
     }
     Ok(0)
 }
 
 /// `ferry history`.
-pub fn history(store: &Path, last: Option<u32>, json: bool) -> Result<i32> {
-    let s = Store::open(store, Access::Read, &|_| {})?;
-    let events = history::list(&s.db, last)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+pub fn history(a: HistoryArgs) -> Result<i32> {
+    let s = open_read(&a.store)?;
+    let events = history::list(&s.db, a.last)?;
+    if a.json {
+        print_json("history", "events", &events)?;
     } else if events.is_empty() {
-        println!("no events recorded");
+        say!("no events recorded");
     } else {
         for e in events {
-            println!("{e}");
+            say!("{e}");
         }
     }
     Ok(0)

@@ -10,9 +10,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ferry::progress::Progress;
 use ferry::size::human;
 
-/// Chooses bars when stderr is a terminal, lines when it is not.
+/// Chooses bars when stderr is a terminal, lines when it is not, nothing with `--quiet`.
 pub fn for_stderr() -> Box<dyn Progress> {
-    if std::io::stderr().is_terminal() {
+    if super::output::quiet() {
+        Box::new(ferry::progress::Silent)
+    } else if std::io::stderr().is_terminal() {
         Box::new(Bars::default())
     } else {
         Box::new(Lines::default())

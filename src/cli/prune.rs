@@ -1,34 +1,51 @@
 //! `ferry prune` and `ferry import --abandon`, for people.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::output::{print_json, quiet, say};
 use ferry::import::abandon;
 use ferry::size::human;
 use ferry::store::prune::{self, PruneOptions, PruneReport};
 
-/// `ferry prune`.
-pub fn prune(
-    store: &Path,
+/// Remove old versions and the files only they held.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The store directory.
+    #[arg(long, value_name = "STORE")]
+    store: PathBuf,
+    /// Versions to keep of each content view and of each Library repository (besides
+    /// those an environment holds).
+    #[arg(long, value_name = "N", default_value_t = ferry::store::prune::DEFAULT_KEEP, value_parser = clap::value_parser!(u32).range(1..))]
     keep: u32,
+    /// Only say what would be removed and freed; change nothing.
+    #[arg(long)]
     dry_run: bool,
-    uploads_older_than: Duration,
-    wait: bool,
+    /// Remove uploads (STORE/uploads/KEY/) untouched for longer than this: 7d, 12h, 30m.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = ferry::store::prune::parse_duration)]
+    uploads_older_than: std::time::Duration,
+    /// Fail at once if another ferry is changing the store, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the result as JSON on standard output.
+    #[arg(long)]
     json: bool,
-) -> Result<i32> {
+}
+
+/// `ferry prune`.
+pub fn run(a: Args) -> Result<i32> {
     let opts = PruneOptions {
-        store: store.to_path_buf(),
-        keep,
-        dry_run,
-        wait,
-        uploads_older_than,
+        store: a.store,
+        keep: a.keep,
+        dry_run: a.dry_run,
+        wait: !a.no_wait,
+        uploads_older_than: a.uploads_older_than,
     };
     let report = prune::prune(&opts, &|m| eprintln!("{m}"))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    if a.json {
+        print_json("prune", "report", &report)?;
+    } else if !quiet() {
         print!("{}", text(&report));
     }
     Ok(0)
@@ -110,7 +127,7 @@ fn text(r: &PruneReport) -> String {
 pub fn abandon(store: &Path, bundle: &str, wait: bool, json: bool) -> Result<i32> {
     let a = abandon::abandon(store, bundle, wait, &|m| eprintln!("{m}"))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&a)?);
+        print_json("abandon", "abandoned", &a)?;
         return Ok(0);
     }
     let list = a
@@ -119,7 +136,7 @@ pub fn abandon(store: &Path, bundle: &str, wait: bool, json: bool) -> Result<i32
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    println!(
+    say!(
         "abandoned bundle {}: {}{}{}; the objects its volumes stored are freed by the next ferry prune",
         &a.bundle[..16],
         if a.volumes.is_empty() {

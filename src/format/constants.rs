@@ -7,8 +7,19 @@
 pub const MANIFEST_FORMAT: &str = "ferry-bundle/1";
 /// Version 2: version 1 plus `[[retired]]` records. Written only by a bundle that carries one.
 pub const MANIFEST_FORMAT_2: &str = "ferry-bundle/2";
+/// Version 3: version 2 plus `[[rotation]]` statements. Written only by a bundle that
+/// carries one.
+pub const MANIFEST_FORMAT_3: &str = "ferry-bundle/3";
+/// First line of the message a key rotation statement's old key signs (§5.9). It cannot
+/// begin a volume's signed message ([`SIGNED_PREFIX`]).
+pub const ROTATION_MESSAGE_FIRST_LINE: &str = "ferry-key-rotation/1";
+/// Most rotation statements in one manifest (a chain of this many key changes).
+pub const MAX_ROTATIONS: usize = 64;
 /// First line of every `volume.toml`.
 pub const VOLUME_FORMAT: &str = "ferry-volume/1";
+/// Hashed before the layout-free encoding of a manifest to give its logical id (§2.1), so
+/// that a logical id is never the id of a bundle.
+pub const LOGICAL_ID_PREFIX: &[u8] = b"ferry logical bundle\n";
 
 /// File names on a volume (all lowercase ASCII except the signify-conventional `SHA256.sig`).
 pub const SIGNATURE_FILE: &str = "SHA256.sig";
@@ -34,6 +45,11 @@ pub const SIGNED_PREFIX: &str = "SHA256 (volume.toml) = ";
 pub const SIGNIFY_PKALG: &[u8; 2] = b"Ed";
 /// signify's KDF tag for secret keys (bcrypt_pbkdf; 0 rounds means "not encrypted").
 pub const SIGNIFY_KDFALG: &[u8; 2] = b"BK";
+/// bcrypt_pbkdf rounds of a passphrase-protected secret key, as `signify -G` writes.
+pub const SIGNIFY_KDF_ROUNDS: u32 = 42;
+/// Most bcrypt_pbkdf rounds a reader computes (a key file asking for more is refused
+/// rather than computed for hours).
+pub const SIGNIFY_KDF_MAX_ROUNDS: u32 = 4096;
 /// Prefix of the first line of every signify file.
 pub const SIGNIFY_COMMENT_PREFIX: &str = "untrusted comment: ";
 /// signify refuses comments this long or longer.

@@ -8,6 +8,7 @@ pub mod id;
 pub mod manifest;
 pub mod readme;
 pub mod relpath;
+pub mod rotation;
 pub mod signify;
 pub mod tar_entry;
 pub mod toml_out;

@@ -20,7 +20,9 @@
 
 pub mod abandon;
 mod assemble;
+pub mod copies;
 mod record;
+pub mod rotation;
 pub mod sink;
 
 pub use record::version_cmp;
@@ -44,8 +46,11 @@ use sink::StoreSink;
 /// What to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// The store directory (created if missing).
+    /// The store directory.
     pub store: PathBuf,
+    /// Create the store if there is none. A store this import created is removed again
+    /// if the import is refused or fails: it leaves no new directory behind.
+    pub init: bool,
     /// Volume directories.
     pub volumes: Vec<PathBuf>,
     /// Keys trusted for this import, besides those registered in the store.
@@ -58,6 +63,10 @@ pub struct ImportOptions {
     /// Promote the newest version of each content view the bundle carries to this
     /// environment, in the import's own transaction.
     pub promote: Option<String>,
+    /// When the bundle rotates its stream's key (a rotation statement signed by a trusted
+    /// key, `spec/FORMAT.md` §5.9), keep trusting the old key besides the new one. By
+    /// default the old key is no longer trusted.
+    pub keep_old_key: bool,
 }
 
 /// What an import did.
@@ -84,6 +93,9 @@ pub struct ImportSummary {
     /// The environment the bundle's content-view versions were promoted to (`--promote`).
     #[serde(default)]
     pub promoted: Vec<crate::store::environments::Promotion>,
+    /// Key rotations the bundle carried and the store accepted, one line each.
+    #[serde(default)]
+    pub key_rotations: Vec<String>,
 }
 
 /// One published repository after an import.
@@ -137,7 +149,7 @@ pub enum ImportError {
     Db(#[from] DbError),
     /// No key to check signatures with.
     #[error(
-        "no trusted key: pass --trust KEY.pub, or register it once with `ferry trust add --store STORE KEY.pub`"
+        "no trusted key to check the signatures with: the store trusts none, and none was given for this import"
     )]
     NoTrustedKey,
     /// The volumes given are not a complete, intact, trusted bundle.
@@ -153,6 +165,9 @@ pub enum ImportError {
     /// Older than what the store has from the same stream: old or replayed media.
     #[error("{0}")]
     Stale(Box<Stale>),
+    /// Signed by a key that was rotated away (`spec/FORMAT.md` §5.9).
+    #[error(transparent)]
+    KeyRotated(Box<rotation::KeyRotated>),
     /// An incremental bundle whose base is not in the store.
     #[error(
         "bundle {} is incremental: it builds on bundle {} (sequence {sequence}, created {created}), which this store does not have; import that bundle first; nothing was changed",
@@ -212,7 +227,7 @@ pub enum ImportError {
 /// A refused stale bundle, in detail.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "bundle {} has sequence {sequence}, but this store already has sequence {current} from signer {signer} for {organization} (bundle {}, imported {imported}): these are old or replayed media; nothing was changed. To roll back deliberately, run again with --allow-rollback",
+    "bundle {} has sequence {sequence}, but this store already has sequence {current} from signer {signer} for {organization} (bundle {}, imported {imported}): these are old or replayed media; nothing was changed",
     &bundle[..16], &current_bundle[..16]
 )]
 pub struct Stale {
@@ -302,9 +317,23 @@ fn is_disk_full(e: &ImportError) -> bool {
 }
 
 fn run(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, ImportError> {
-    let store = Store::open(&opts.store, Access::Write { wait: opts.wait }, &|m| {
-        progress.note(m)
-    })?;
+    let root = &opts.store;
+    let fresh = opts.init && !root.join("ferry.db").exists();
+    let existed = root.exists();
+    let result = run_in(opts, progress);
+    if fresh && result.is_err() {
+        crate::store::remove_new(root, existed);
+    }
+    result
+}
+
+fn run_in(opts: &ImportOptions, progress: &dyn Progress) -> Result<Outcome, ImportError> {
+    let access = if opts.init {
+        Access::Create { wait: opts.wait }
+    } else {
+        Access::Write { wait: opts.wait }
+    };
+    let store = Store::open(&opts.store, access, &|m| progress.note(m))?;
     store.clean_tmp()?;
     let result = run_locked(&store, opts, progress);
     if result.is_err() {
@@ -329,6 +358,9 @@ fn run_locked(
     }
 
     let trusted = trusted_keys(store, &opts.trust)?;
+    // Keys vouched for by the bundle's key rotation statements, from a trusted key.
+    let before = trusted.clone();
+    let trusted = rotation::extend_trust(store, &opts.volumes, trusted)?;
     // `--promote dev` means the environment as the store spells it.
     let promote = match &opts.promote {
         Some(env) => Some(crate::store::environments::check_target(store, env)?.name),
@@ -478,6 +510,7 @@ fn run_locked(
         objects: added.0,
         bytes: added.1,
     };
+    let rotations = rotation::plan(store, manifest, &before, opts.keep_old_key)?;
     let recorded = record::record(
         store,
         &bundle.id,
@@ -486,6 +519,7 @@ fn run_locked(
         &extracted,
         rollback.as_deref(),
         promote.as_deref(),
+        &rotations,
     )?;
     crate::crashpoint::hit("after-commit");
 
@@ -504,6 +538,7 @@ fn run_locked(
         published: recorded.published,
         retired: recorded.retired,
         promoted: recorded.promoted,
+        key_rotations: recorded.key_rotations,
     }))
 }
 
@@ -578,6 +613,11 @@ pub fn admit(
     if let Some(imported) = store.db.bundle_imported(&id)? {
         return Ok(Admission::AlreadyImported { imported });
     }
+    // Another physical copy of a bundle the store holds (`ferry pack --again`).
+    if let Some((_, imported)) = copies::imported_copy(store, &bundle.manifest)? {
+        return Ok(Admission::AlreadyImported { imported });
+    }
+    rotation::check_not_rotated(store, &id, &bundle.manifest)?;
     let rollback = check_stream(store, &id, &bundle.manifest, allow_rollback)?;
     check_immutable(store, &id, &bundle.manifest)?;
     let staged = store.db.staged_volumes(&id)?;
@@ -593,9 +633,16 @@ fn check_stream(
     allow_rollback: bool,
 ) -> Result<Option<String>, ImportError> {
     let mut rollback = None;
-    if let Some(head) = store
-        .db
-        .stream_head(&m.organization, &m.signer.to_string())?
+    // The stream's newest bundle, whichever key of its chain of rotations signed it.
+    let mut head: Option<crate::store::db::StreamHead> = None;
+    for signer in rotation::stream_signers(store, m)? {
+        if let Some(h) = store.db.stream_head(&m.organization, &signer)?
+            && head.as_ref().is_none_or(|x| h.sequence > x.sequence)
+        {
+            head = Some(h);
+        }
+    }
+    if let Some(head) = head
         && m.sequence <= head.sequence
     {
         if !allow_rollback {
@@ -615,7 +662,7 @@ fn check_stream(
         ));
     }
     if let Some(base) = &m.base
-        && store.db.bundle_imported(&base.bundle.to_hex())?.is_none()
+        && !copies::holds_base(store, &m.organization, base)?
     {
         return Err(ImportError::MissingBase {
             bundle: id.to_string(),

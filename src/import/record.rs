@@ -76,6 +76,8 @@ pub struct Recorded {
     pub retired: Vec<String>,
     /// Promotions made by `--promote`.
     pub promoted: Vec<Promotion>,
+    /// Key rotations accepted, one line each.
+    pub key_rotations: Vec<String>,
 }
 
 /// Step 4: one transaction.
@@ -88,6 +90,7 @@ pub fn record(
     extracted: &Added,
     rollback: Option<&str>,
     promote: Option<&str>,
+    rotations: &super::rotation::Plan,
 ) -> Result<Recorded, ImportError> {
     let now = crate::time::rfc3339(crate::time::now_secs());
     let org = &m.organization;
@@ -130,6 +133,7 @@ pub fn record(
     if let Some(note) = rollback {
         history::record(&tx, &now, "rollback", Some(&b), note).map_err(sql)?;
     }
+    let key_rotations = super::rotation::record(&tx, &now, &b, m, rotations).map_err(sql)?;
     for p in &m.products {
         tx.execute(
             "INSERT OR REPLACE INTO products(organization, label, name, gpg_key_name, bundle) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -234,6 +238,7 @@ pub fn record(
         published,
         retired,
         promoted,
+        key_rotations,
     })
 }
 

@@ -35,9 +35,53 @@ pub fn choose(first: &[u8]) -> Encoding {
     }
 }
 
+/// [`choose`] for a file of `size` bytes on disk, reading as little of it as decides:
+/// nothing below 256 bytes, the first bytes for a known magic number (an RPM, a compressed
+/// file), else the trial's sample. Returns the bytes read too. The result is the one
+/// [`choose`] gives for the file's first block.
+pub fn choose_file(path: &std::path::Path, size: u64) -> std::io::Result<(Encoding, u64)> {
+    use std::io::Read as _;
+    if size < 256 {
+        return Ok((Encoding::Raw, 0));
+    }
+    let mut f = std::fs::File::open(path)?;
+    let mut first = vec![0u8; (size as usize).min(SAMPLE)];
+    let magic = MAGICS.iter().map(|m| m.len()).max().unwrap_or(0);
+    f.read_exact(&mut first[..magic])?;
+    if MAGICS.iter().any(|m| first.starts_with(m)) {
+        return Ok((Encoding::Raw, magic as u64));
+    }
+    f.read_exact(&mut first[magic..])?;
+    Ok((choose(&first), first.len() as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choosing_from_a_file_reads_little_and_agrees_with_the_first_block() {
+        let d = tempfile::tempdir().unwrap();
+        let xml = "<package type=\"rpm\"><name>ferry</name></package>\n".repeat(40_000);
+        let mut rpm = vec![0xed, 0xab, 0xee, 0xdb];
+        rpm.extend(xml.as_bytes());
+        for (name, data) in [
+            ("xml", xml.as_bytes().to_vec()),
+            ("rpm", rpm),
+            ("tiny", b"tiny".to_vec()),
+        ] {
+            let p = d.path().join(name);
+            std::fs::write(&p, &data).unwrap();
+            let (enc, read) = choose_file(&p, data.len() as u64).unwrap();
+            let first = &data[..data.len().min(super::super::stream::CHUNK)];
+            assert_eq!(enc, choose(first), "{name}");
+            match name {
+                "rpm" => assert_eq!(read, 6),
+                "tiny" => assert_eq!(read, 0),
+                _ => assert_eq!(read, SAMPLE as u64),
+            }
+        }
+    }
 
     #[test]
     fn text_compresses_rpms_and_noise_do_not() {

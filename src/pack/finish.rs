@@ -97,6 +97,33 @@ pub fn volume_files(
     }
 }
 
+/// Bytes of all the files of a bundle's volumes: its packs, and on every volume the
+/// manifest, `volume.toml`, `README.txt` and `SHA256.sig`. Exact without the secret key:
+/// a signature's size depends only on the key number.
+pub fn media_bytes(manifest: &Manifest, manifest_bytes: &[u8]) -> u64 {
+    volume_bytes(manifest, manifest_bytes).iter().sum()
+}
+
+/// [`media_bytes`] volume by volume.
+pub fn volume_bytes(manifest: &Manifest, manifest_bytes: &[u8]) -> Vec<u64> {
+    let bundle = Manifest::id_of(manifest_bytes);
+    let key = SecretKey::from_seed([0; 32], manifest.signer);
+    (1..=manifest.volumes)
+        .map(|n| {
+            let f = volume_files(manifest, manifest_bytes, bundle, n, &key);
+            let packs: u64 = manifest
+                .packs
+                .values()
+                .filter(|p| p.volume == n)
+                .map(|p| p.size)
+                .sum();
+            packs
+                + (manifest_bytes.len() + f.volume.len() + f.readme.len() + f.signature.len())
+                    as u64
+        })
+        .collect()
+}
+
 /// Write the small files on every staged volume, then move the volumes to `out`.
 pub fn write_volumes(
     staging: &Path,

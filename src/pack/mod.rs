@@ -4,14 +4,20 @@
 //! much room every medium keeps for the manifest; [`stream`] reads each file once and
 //! [`writer`] places it into packs; [`finish`] writes the manifest and signs every volume.
 
+pub mod again;
 pub mod continuity;
+pub mod dry;
 pub mod encoding;
 pub mod finish;
 pub mod plan;
 pub mod reserve;
+pub mod rotation;
 pub mod state;
 pub mod stream;
 pub mod writer;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,9 +27,11 @@ use crate::format::constants::{DEFAULT_MAX_FILE_SIZE, VOLUME_DIR_PREFIX};
 use crate::format::manifest::{
     BaseRef, ContentView, GpgKey, Manifest, Product, Repository, Tree, ViewRepository,
 };
-use crate::format::signify::SecretKey;
-use crate::format::{BundleId, ObjectId};
+use crate::format::signify::{PublicKey, SecretKey};
+use crate::format::{BundleId, KeyId, ObjectId};
 use crate::progress::Progress;
+pub use again::again;
+pub use dry::{DryRun, plan_only};
 use plan::{Plan, SourceProblem};
 use writer::{Limits, PackWriter, min_piece};
 
@@ -147,15 +155,18 @@ pub enum PackError {
         /// The file on disk.
         path: PathBuf,
     },
-    /// The media are too small for the manifest.
+    /// The media are too small for this catalog.
     #[error(
-        "--media-size {media} is too small: every volume must also hold the manifest and signature, up to {reserve} bytes for this catalog"
+        "media of {} ({media} bytes) are too small for this catalog: every volume holds the manifest and signature (up to {}) besides its packs; {} works",
+        crate::size::human(*media), crate::size::human(*reserve), crate::size::suggest(*smallest)
     )]
     MediaTooSmall {
         /// Requested media size.
         media: u64,
-        /// Bytes needed for the small files.
+        /// Bytes needed for the small files on every volume at that size.
         reserve: u64,
+        /// A larger media size that works (in bytes): the next one up, in steps of 1%.
+        smallest: u64,
     },
     /// A limit is out of range.
     #[error("{0}")]
@@ -189,6 +200,53 @@ pub enum PackError {
         .0.view, .0.version, .0.shipped_in, .0.repository
     )]
     VersionChanged(continuity::Changed),
+    /// A dry run needs every source to be local: planning a URL source means fetching it.
+    #[error(
+        "repository {repository} is fetched from {url}: a dry run reads only local sources and fetches nothing; pack it for real, or describe a local copy in the catalog"
+    )]
+    NotLocal {
+        /// `product/repository` or `view/version: product/repository`.
+        repository: String,
+        /// Its URL.
+        url: String,
+    },
+    /// `--again`: the export state has no manifest for the bundle of that sequence.
+    #[error(
+        "the export state {} records bundle {} (sequence {sequence}) but not its manifest, so it cannot be written again; make a new bundle instead",
+        state.display(), bundle.short()
+    )]
+    ManifestMissing {
+        /// The state directory.
+        state: PathBuf,
+        /// The bundle.
+        bundle: BundleId,
+        /// Its sequence.
+        sequence: u64,
+    },
+    /// `--again` with another key than the one that signed the bundle.
+    #[error(
+        "bundle {} (sequence {sequence}) was signed by key {signer}, not by this key {key}: write it again with the key that made it",
+        bundle.short()
+    )]
+    WrongSigner {
+        /// The bundle.
+        bundle: BundleId,
+        /// Its sequence.
+        sequence: u64,
+        /// The key that signed it.
+        signer: KeyId,
+        /// The key given.
+        key: KeyId,
+    },
+    /// `--again`: a source file no longer holds the object the bundle carries.
+    #[error(
+        "{}: {} changed since bundle {} (sequence {}) was made: its SHA-256 is now {}, the bundle carries {}. The bundle cannot be written again from these sources: restore the file, or make a new bundle instead; nothing was written",
+        .0.file, .0.path.display(), .0.bundle.short(), .0.sequence, .0.actual, .0.expected
+    )]
+    Changed(Box<again::Changed>),
+    /// The key was rotated away from this state, or its rotations cannot be read.
+    #[error(transparent)]
+    Rotation(#[from] rotation::RotationError),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -207,48 +265,16 @@ pub fn pack(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
-    if let Some(m) = opts.media_size
-        && m < 16 << 10
-    {
-        return Err(PackError::BadLimit(format!(
-            "--media-size {} is too small: media must hold at least 16K",
-            crate::size::human(m)
-        )));
-    }
-    if opts.max_file_size < 16 << 10 {
-        return Err(PackError::BadLimit(
-            "--max-file-size must be at least 16K".into(),
-        ));
-    }
+    check_limits(opts)?;
     prepare_out(&opts.out)?;
     let state = state::ExportState::open(&opts.state)?;
-    let (base, known) = resolve_base(&state, catalog, key, opts.since.as_ref())?;
-    let made = state.bundles(&catalog.organization)?;
-    let last = made.iter().map(|b| b.sequence).max().unwrap_or(0);
-    let sequence = match &base {
-        Some(b) => {
-            if last > b.sequence {
-                progress.note(&format!(
-                    "note: this state already made sequence {last} for {}; a bundle on the older base {} gets sequence {} and a site that imported {last} will refuse it as stale",
-                    catalog.organization,
-                    b.bundle.short(),
-                    b.sequence + 1
-                ));
-            }
-            b.sequence + 1
-        }
-        None => last + 1,
-    };
-    // The stream's newest bundle: what it shipped is retired if the catalog dropped it.
-    let previous = match made.iter().max_by_key(|b| b.sequence) {
-        Some(b) => state.manifest(&b.id)?,
-        None => None,
-    };
-    let ctx = Ctx {
-        sequence,
-        retired: continuity::retired(previous.as_ref(), catalog, sequence),
-        base,
-    };
+    let (ctx, known) = context(
+        &state,
+        catalog,
+        &key.public(),
+        opts.since.as_ref(),
+        progress,
+    )?;
 
     // URL sources: their metadata is fetched into the cache now; their packages while the
     // pack runs, which reads each from the cache once it has arrived.
@@ -294,6 +320,128 @@ pub fn pack(
     result
 }
 
+/// The media and file size limits must leave room for a useful piece.
+fn check_limits(opts: &PackOptions) -> Result<(), PackError> {
+    if let Some(m) = opts.media_size
+        && m < 16 << 10
+    {
+        return Err(PackError::BadLimit(format!(
+            "--media-size {} is too small: media must hold at least 16K",
+            crate::size::human(m)
+        )));
+    }
+    if opts.max_file_size < 16 << 10 {
+        return Err(PackError::BadLimit(
+            "--max-file-size must be at least 16K".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The sequence, base and retired records of the next bundle for `catalog`, and the
+/// objects the receiving side holds with its base.
+fn context(
+    state: &state::ExportState,
+    catalog: &Catalog,
+    key: &PublicKey,
+    since: Option<&Since>,
+    progress: &dyn Progress,
+) -> Result<(Ctx, HashSet<ObjectId>), PackError> {
+    // What the stream owes to the keys before this one (ferry keygen --rotate-from).
+    let chain = rotation::carried(state.dir(), &catalog.organization, key.id)?;
+    let (base, known) = resolve_base(state, catalog, key, since, &chain)?;
+    let made = state.bundles(&catalog.organization)?;
+    let last = made.iter().map(|b| b.sequence).max().unwrap_or(0);
+    let sequence = match &base {
+        Some(b) => {
+            if last > b.sequence {
+                progress.note(&format!(
+                    "note: this state already made sequence {last} for {}; a bundle on the older base {} gets sequence {} and a site that imported {last} will refuse it as stale",
+                    catalog.organization,
+                    b.bundle.short(),
+                    b.sequence + 1
+                ));
+            }
+            b.sequence + 1
+        }
+        None => last + 1,
+    };
+    // The stream's newest bundle: what it shipped is retired if the catalog dropped it.
+    let previous = match made.iter().max_by_key(|b| b.sequence) {
+        Some(b) => state.manifest(&b.id)?,
+        None => None,
+    };
+    let ctx = Ctx {
+        sequence,
+        retired: continuity::retired(previous.as_ref(), catalog, sequence),
+        rotations: chain.for_sequence(sequence),
+        base,
+    };
+    Ok((ctx, known))
+}
+
+/// The bytes of packs one volume may hold: the medium less the room kept on every volume
+/// for the manifest and the small files (`skeleton`: the manifest without packs and
+/// objects; `sizes`: every file that may be carried).
+fn capacity(
+    skeleton: &Manifest,
+    sizes: &[u64],
+    opts: &PackOptions,
+    signer: KeyId,
+) -> Result<u64, PackError> {
+    // The room for packs on media of `m` bytes, if they can hold a volume at all. Media
+    // smaller than the largest file size also bound it (`PackOptions::set_media_size`).
+    let given = opts.media_size.unwrap_or(u64::MAX);
+    let room = |m: u64| -> Result<u64, u64> {
+        let max_file = if opts.max_file_size >= given {
+            m.min(opts.max_file_size.max(DEFAULT_MAX_FILE_SIZE))
+        } else {
+            opts.max_file_size
+        };
+        let r = reserve::room(skeleton, sizes, m, max_file, signer).map_err(|t| t.reserve)?;
+        let p = min_piece(r.capacity, max_file);
+        if r.capacity < 2 * p || max_file < 2 * p {
+            return Err(r.reserve);
+        }
+        Ok(r.capacity)
+    };
+    let Some(media) = opts.media_size else {
+        let m = min_piece(u64::MAX, opts.max_file_size);
+        if opts.max_file_size < 2 * m {
+            return Err(PackError::BadLimit(format!(
+                "the largest file size is too small: at least {} bytes",
+                2 * m
+            )));
+        }
+        return Ok(u64::MAX);
+    };
+    match room(media) {
+        Ok(capacity) => Ok(capacity),
+        Err(reserve) => {
+            // The next size up that works, for the message. The room does not always grow
+            // with the media (more volumes mean a longer manifest on each), so sizes are
+            // tried upwards in steps of 1%, and the size suggested (rounded up for people)
+            // is itself checked.
+            let mut hi = media.max(1 << 14);
+            loop {
+                while room(hi).is_err() && hi < 1 << 62 {
+                    hi += (hi / 100).max(1 << 10);
+                }
+                let said = crate::size::parse(&crate::size::suggest(hi)).unwrap_or(hi);
+                if room(said).is_ok() || hi >= 1 << 62 {
+                    break;
+                }
+                hi = said;
+            }
+            Err(PackError::MediaTooSmall {
+                media,
+                reserve,
+                smallest: hi,
+            })
+        }
+    }
+}
+
 /// Plan and write a catalog whose sources are all directories (`arrivals`: files that are
 /// still on their way into the cache).
 #[allow(clippy::too_many_arguments)]
@@ -315,23 +463,9 @@ fn planned(
         progress.note(w);
     }
 
-    let skeleton = skeleton(catalog, &plan, key, opts, ctx, &[]);
+    let skeleton = skeleton(catalog, &plan, key.id, opts, ctx, &[]);
     let sizes: Vec<u64> = plan.files.iter().map(|f| f.size).collect();
-    let capacity = match opts.media_size {
-        None => u64::MAX,
-        Some(media) => {
-            reserve::room(&skeleton, &sizes, media, opts.max_file_size, key.id)
-                .map_err(|t| PackError::MediaTooSmall {
-                    media,
-                    reserve: t.reserve,
-                })?
-                .capacity
-        }
-    };
-    let m = min_piece(capacity, opts.max_file_size);
-    if capacity < 2 * m || opts.max_file_size < 2 * m {
-        return Err(PackError::BadLimit("--media-size is too small".into()));
-    }
+    let capacity = capacity(&skeleton, &sizes, opts, key.id)?;
 
     let staging = opts
         .out
@@ -353,14 +487,16 @@ struct Ctx {
     sequence: u64,
     base: Option<BaseRef>,
     retired: Vec<crate::format::manifest::Retired>,
+    rotations: Vec<crate::format::manifest::Rotation>,
 }
 
 /// The base of an incremental bundle, and the objects the receiving side holds with it.
 fn resolve_base(
     state: &state::ExportState,
     catalog: &Catalog,
-    key: &SecretKey,
+    key: &PublicKey,
     since: Option<&Since>,
+    chain: &rotation::Continuity,
 ) -> Result<(Option<BaseRef>, HashSet<ObjectId>), PackError> {
     let manifest = match since {
         None => return Ok((None, HashSet::new())),
@@ -381,7 +517,7 @@ fn resolve_base(
                 ))
             })?
         }
-        Some(Since::Bundle(p)) => load_previous(p, key)?,
+        Some(Since::Bundle(p)) => load_previous(p, key, &chain.keys)?,
     };
     if manifest.organization != catalog.organization {
         return Err(PackError::Base(format!(
@@ -389,7 +525,7 @@ fn resolve_base(
             manifest.organization, catalog.organization
         )));
     }
-    if manifest.signer != key.id {
+    if !chain.same_stream(manifest.signer, key.id) {
         return Err(PackError::Base(format!(
             "the base bundle was signed by key {}, not by this key {}: a stream has one signer",
             manifest.signer, key.id
@@ -409,10 +545,12 @@ fn resolve_base(
 
 /// `--since PREV`: a manifest file, or a volume directory whose signature is checked
 /// with the signing key's public half.
-fn load_previous(p: &Path, key: &SecretKey) -> Result<Manifest, PackError> {
+fn load_previous(p: &Path, key: &PublicKey, earlier: &[PublicKey]) -> Result<Manifest, PackError> {
     let bytes = if p.is_dir() {
         let fail = |f: crate::bundle::Finding| PackError::Base(format!("--since {f}"));
-        let (v, _) = crate::bundle::volume::open(p, &[key.public()]).map_err(fail)?;
+        let mut keys = vec![key.clone()];
+        keys.extend_from_slice(earlier);
+        let (v, _) = crate::bundle::volume::open(p, &keys).map_err(fail)?;
         v.read_manifest().map_err(fail)?
     } else {
         std::fs::read(p).map_err(|source| PackError::Io {
@@ -455,7 +593,7 @@ fn write(
     let (log, written) = stream::stream(plan, known, writer, progress)?;
     progress.end();
 
-    let mut manifest = skeleton(catalog, plan, key, opts, ctx, &log.ids);
+    let mut manifest = skeleton(catalog, plan, key.id, opts, ctx, &log.ids);
     manifest.volumes = written.volumes;
     manifest.packs = written
         .packs
@@ -552,7 +690,7 @@ fn prepare_out(out: &Path) -> Result<(), PackError> {
 fn skeleton(
     catalog: &Catalog,
     plan: &Plan,
-    key: &SecretKey,
+    signer: KeyId,
     opts: &PackOptions,
     ctx: &Ctx,
     ids: &[ObjectId],
@@ -617,7 +755,7 @@ fn skeleton(
         .collect();
     Manifest {
         created: opts.created.clone(),
-        signer: key.id,
+        signer,
         sequence: ctx.sequence,
         base: ctx.base.clone(),
         volumes: 1,
@@ -626,6 +764,7 @@ fn skeleton(
         repositories,
         content_views,
         retired: ctx.retired.clone(),
+        rotations: ctx.rotations.clone(),
         packs: BTreeMap::new(),
         trees,
         objects: BTreeMap::new(),

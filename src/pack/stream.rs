@@ -19,8 +19,9 @@ use crate::format::{ObjectId, Sha256Digest};
 use crate::progress::Progress;
 use crate::yum::checksum::{ChecksumKind, Hasher};
 
-/// Bytes per read.
-const CHUNK: usize = 1 << 20;
+/// Bytes per read (and per write into the zstd encoder: a dry run feeds it the same way,
+/// so that it learns the same runs).
+pub const CHUNK: usize = 1 << 20;
 /// Buffers in flight between the threads.
 const IN_FLIGHT: usize = 4;
 /// Compressed bytes gathered before they are written as a piece.
@@ -256,17 +257,7 @@ fn write_all(
                     c.encoding = Some(enc);
                     match enc {
                         Encoding::Raw => w.start_run(c.size),
-                        Encoding::Zstd => {
-                            let mut e = zstd::stream::write::Encoder::new(
-                                Vec::with_capacity(ZSTD_RUN + CHUNK),
-                                ZSTD_LEVEL,
-                            )
-                            .map_err(out)?;
-                            e.set_pledged_src_size(Some(c.size)).map_err(out)?;
-                            e.include_contentsize(true).map_err(out)?;
-                            e.include_checksum(false).map_err(out)?;
-                            c.zstd = Some(e);
-                        }
+                        Encoding::Zstd => c.zstd = Some(zstd_encoder(c.size).map_err(out)?),
                     }
                 }
                 match &mut c.zstd {
@@ -302,6 +293,18 @@ fn write_all(
         return Err(PackError::Cancelled);
     }
     Ok(())
+}
+
+/// The encoder of a zstd object of `size` bytes (§7.3: level 3, the content size in the
+/// frame header, no checksum). Its output is written as a run whenever it reaches
+/// [`ZSTD_RUN`] after a [`CHUNK`] of input, and at the end.
+pub fn zstd_encoder(size: u64) -> std::io::Result<zstd::stream::write::Encoder<'static, Vec<u8>>> {
+    let mut e =
+        zstd::stream::write::Encoder::new(Vec::with_capacity(ZSTD_RUN + CHUNK), ZSTD_LEVEL)?;
+    e.set_pledged_src_size(Some(size))?;
+    e.include_contentsize(true)?;
+    e.include_checksum(false)?;
+    Ok(e)
 }
 
 fn flush_run(w: &mut PackWriter, buf: &mut Vec<u8>) -> Result<(), PackError> {

@@ -59,9 +59,11 @@ pub struct Snapshot {
     volume_closed_bytes: u64,
 }
 
-/// Writes packs under `root/v<N>/packs/`.
+/// Writes packs under `root/v<N>/packs/`, or only lays them out (a dry run: no file is
+/// written, and the layout is exactly the one writing would give).
 pub struct PackWriter {
-    root: PathBuf,
+    /// `None` for a dry run.
+    root: Option<PathBuf>,
     limits: Limits,
     packs: Vec<PackState>,
     file: Option<File>,
@@ -84,10 +86,21 @@ pub fn staging_volume_dir(root: &Path, n: u32) -> PathBuf {
 impl PackWriter {
     /// A writer with nothing written yet.
     pub fn new(root: &Path, limits: Limits) -> Self {
+        Self::with_root(Some(root.to_path_buf()), limits)
+    }
+
+    /// A writer that writes nothing: it computes where every piece, pack and volume would
+    /// go ([`Self::put_len`] stands for the bytes). Pack digests in what it returns are
+    /// meaningless.
+    pub fn dry(limits: Limits) -> Self {
+        Self::with_root(None, limits)
+    }
+
+    fn with_root(root: Option<PathBuf>, limits: Limits) -> Self {
         let m = limits.min_piece();
         assert!(limits.max_pack >= 2 * m && limits.volume_capacity >= 2 * m);
         Self {
-            root: root.to_path_buf(),
+            root,
             limits,
             packs: Vec::new(),
             file: None,
@@ -139,17 +152,41 @@ impl PackWriter {
     }
 
     /// Write stored bytes of the current run.
-    pub fn put(&mut self, mut data: &[u8], zstd: bool) -> std::io::Result<()> {
-        debug_assert!(data.len() as u64 <= self.run_left);
-        while !data.is_empty() {
+    pub fn put(&mut self, data: &[u8], zstd: bool) -> std::io::Result<()> {
+        self.advance(data.len() as u64, Some(data), zstd)
+    }
+
+    /// A dry run's [`Self::put`]: `len` stored bytes of the current run, without them.
+    pub fn put_len(&mut self, len: u64, zstd: bool) -> std::io::Result<()> {
+        debug_assert!(
+            self.root.is_none(),
+            "only a dry run lays out bytes it has not got"
+        );
+        self.advance(len, None, zstd)
+    }
+
+    fn advance(
+        &mut self,
+        mut len: u64,
+        mut data: Option<&[u8]>,
+        zstd: bool,
+    ) -> std::io::Result<()> {
+        debug_assert!(len <= self.run_left);
+        while len > 0 {
             if self.piece_left == 0 {
                 self.open_piece(zstd)?;
             }
-            let n = (self.piece_left.min(data.len() as u64)) as usize;
-            self.write_bytes(&data[..n])?;
-            self.piece_left -= n as u64;
-            self.run_left -= n as u64;
-            data = &data[n..];
+            let n = self.piece_left.min(len);
+            match data {
+                Some(d) => {
+                    self.write_bytes(&d[..n as usize])?;
+                    data = Some(&d[n as usize..]);
+                }
+                None => self.skip_bytes(n),
+            }
+            self.piece_left -= n;
+            self.run_left -= n;
+            len -= n;
             if self.piece_left == 0 {
                 let len = self.pieces.last().expect("a piece is open").length;
                 let pad = vec![0u8; tar_entry::padding(len) as usize];
@@ -201,6 +238,10 @@ impl PackWriter {
     }
 
     fn write_bytes(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if self.root.is_none() {
+            self.skip_bytes(data.len() as u64);
+            return Ok(());
+        }
         let i = self.current().expect("a pack is open");
         self.file
             .as_mut()
@@ -210,6 +251,12 @@ impl PackWriter {
         p.hasher.update(data);
         p.len += data.len() as u64;
         Ok(())
+    }
+
+    /// A dry run's writing: the current pack grows by `n` bytes.
+    fn skip_bytes(&mut self, n: u64) {
+        let i = self.current().expect("a pack is open");
+        self.packs[i].len += n;
     }
 
     /// Close the current pack (if any) and open a new one: on this volume if it has room
@@ -228,16 +275,22 @@ impl PackWriter {
             self.volume += 1;
             self.volume_closed_bytes = 0;
         }
-        let dir = staging_volume_dir(&self.root, self.volume).join(PACKS_DIR);
-        std::fs::create_dir_all(&dir)?;
         let name = format!("{:04}", self.packs.len() + 1);
-        let path = dir.join(format!("{name}.{PACK_EXTENSION}"));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
-        self.file = Some(file);
+        let path = match &self.root {
+            Some(root) => {
+                let dir = staging_volume_dir(root, self.volume).join(PACKS_DIR);
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join(format!("{name}.{PACK_EXTENSION}"));
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)?;
+                self.file = Some(file);
+                path
+            }
+            None => PathBuf::new(),
+        };
         self.packs.push(PackState {
             name,
             volume: self.volume,
@@ -252,8 +305,10 @@ impl PackWriter {
     /// Write the end-of-archive blocks, flush to the medium, and close.
     fn close_pack(&mut self, i: usize) -> std::io::Result<()> {
         self.write_bytes(&[0u8; TAR_TRAILER as usize])?;
-        let f = self.file.take().expect("the current pack is open");
-        f.sync_all()?;
+        if self.root.is_some() {
+            let f = self.file.take().expect("the current pack is open");
+            f.sync_all()?;
+        }
         let p = &mut self.packs[i];
         p.closed = true;
         self.volume_closed_bytes += p.len;
@@ -277,18 +332,23 @@ impl PackWriter {
     /// Undo everything written since `snap` (an object that turned out to be a duplicate).
     pub fn rollback(&mut self, snap: Snapshot) -> std::io::Result<()> {
         self.file = None;
+        let dry = self.root.is_none();
         for p in self.packs.drain(snap.packs..) {
-            std::fs::remove_file(&p.path)?;
+            if !dry {
+                std::fs::remove_file(&p.path)?;
+            }
         }
         if let Some((i, len, hasher)) = snap.current {
             let p = &mut self.packs[i];
             p.len = len;
             p.hasher = hasher;
             p.closed = false;
-            let mut f = OpenOptions::new().write(true).open(&p.path)?;
-            f.set_len(len)?;
-            f.seek(SeekFrom::Start(len))?;
-            self.file = Some(f);
+            if !dry {
+                let mut f = OpenOptions::new().write(true).open(&p.path)?;
+                f.set_len(len)?;
+                f.seek(SeekFrom::Start(len))?;
+                self.file = Some(f);
+            }
         }
         self.volume = snap.volume;
         self.volume_closed_bytes = snap.volume_closed_bytes;
@@ -323,7 +383,9 @@ impl PackWriter {
             .collect();
         // A bundle that carries nothing new (an incremental with no change) still has one
         // volume, for its manifest and signature.
-        std::fs::create_dir_all(staging_volume_dir(&self.root, self.volume.max(1)))?;
+        if let Some(root) = &self.root {
+            std::fs::create_dir_all(staging_volume_dir(root, self.volume.max(1)))?;
+        }
         Ok(Written {
             packs,
             objects: self.objects,
@@ -404,6 +466,52 @@ mod tests {
             *per_volume.entry(pack.volume).or_insert(0) += pack.size;
         }
         assert!(per_volume.values().all(|&v| v <= cap), "{per_volume:?}");
+    }
+
+    #[test]
+    fn a_dry_writer_lays_out_exactly_what_the_writer_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let l = limits(600 * 1024, 300 * 1024);
+        let mut real = PackWriter::new(d.path(), l.clone());
+        let mut dry = PackWriter::dry(l);
+        for (i, n) in [100_000usize, 1_500_000, 0, 70_000, 400_000]
+            .into_iter()
+            .enumerate()
+        {
+            let data: Vec<u8> = (0..n).map(|j| (j * 7 + i) as u8).collect();
+            let id = put_raw(&mut real, &data);
+            dry.begin_object(id.to_hex());
+            dry.start_run(n as u64);
+            dry.put_len(n as u64, false).unwrap();
+            dry.finish_object(id, n as u64, Encoding::Raw);
+            // A duplicate written and undone leaves no trace in either.
+            for w in [&mut real, &mut dry] {
+                let snap = w.begin_object("dup".into());
+                w.start_run(5000);
+                if w.root.is_some() {
+                    w.put(&[1; 5000], false).unwrap();
+                } else {
+                    w.put_len(5000, false).unwrap();
+                }
+                w.rollback(snap).unwrap();
+            }
+        }
+        let (real, dry) = (real.finish().unwrap(), dry.finish().unwrap());
+        assert_eq!(real.volumes, dry.volumes);
+        assert!(real.volumes >= 3);
+        assert_eq!(real.objects, dry.objects);
+        let layout = |w: &Written| -> Vec<(String, u32, u64)> {
+            w.packs
+                .iter()
+                .map(|(n, (p, _))| (n.clone(), p.volume, p.size))
+                .collect()
+        };
+        assert_eq!(layout(&real), layout(&dry));
+        assert!(
+            dry.packs
+                .values()
+                .all(|(_, path)| path.as_os_str().is_empty())
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
     .map_err(connect(&url))?;
     let found: Vec<&BundleView> = list
         .iter()
-        .filter(|b| !opts.bundle.is_empty() && b.id.starts_with(&opts.bundle))
+        .filter(|b| !opts.bundle.is_empty() && b.bundle.starts_with(&opts.bundle))
         .collect();
     let b = match found.as_slice() {
         [b] => *b,
@@ -80,7 +80,7 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
         let given: Vec<String> = opts.trust.iter().map(|k| k.id.to_string()).collect();
         return Err(RemoteError::Refused(format!(
             "the server says bundle {} is signed by key {}, which is not a key given with --trust ({}); nothing was written",
-            &b.id[..16],
+            &b.bundle[..16],
             b.signer,
             given.join(", ")
         )));
@@ -88,7 +88,7 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
     if b.volumes.is_empty() {
         return Err(RemoteError::Refused(format!(
             "the server does not hold the volumes of bundle {}",
-            &b.id[..16]
+            &b.bundle[..16]
         )));
     }
     let total: u64 = b
@@ -96,14 +96,14 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
         .iter()
         .flat_map(|v| v.files.iter().map(|f| f.size))
         .sum();
-    progress.begin(&format!("pulling bundle {}", &b.id[..16]), Some(total));
+    progress.begin(&format!("pulling bundle {}", &b.bundle[..16]), Some(total));
     let mut dirs = Vec::new();
     for v in &b.volumes {
         let dir = opts.out.join(format!("vol-{:02}", v.number));
         for f in &v.files {
             let url = format!(
                 "{base}/bundles/{}/volumes/{}/files/{}",
-                b.id, v.number, f.path
+                b.bundle, v.number, f.path
             );
             fetch(&client, &url, token, &dir.join(&f.path), f.size, progress)?;
         }

@@ -151,7 +151,7 @@ async fn openapi() -> Response {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BundleView {
     /// Its id.
-    pub id: String,
+    pub bundle: String,
     /// Its sequence.
     pub sequence: u64,
     /// Its base, for an incremental bundle.
@@ -227,7 +227,7 @@ fn bundle_views(st: &Export) -> Result<Vec<BundleView>, String> {
             .flat_map(|v| v.files.iter().map(|f| f.size))
             .sum();
         out.push(BundleView {
-            id: b.id.to_hex(),
+            bundle: b.id.to_hex(),
             sequence: b.sequence,
             base: b.base.map(|x| x.to_hex()),
             created: b.created.clone(),
@@ -262,7 +262,7 @@ async fn bundles_list(State(st): State<St>) -> Response {
         (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn bundle_get(State(st): State<St>, UrlPath(id): UrlPath<String>) -> Response {
     match views(st).await {
-        Ok(v) => match v.into_iter().find(|b| b.id == id) {
+        Ok(v) => match v.into_iter().find(|b| b.bundle == id) {
             Some(b) => Json(b).into_response(),
             None => error(StatusCode::NOT_FOUND, format!("no bundle {id}")),
         },
@@ -554,11 +554,11 @@ async fn home(State(st): State<St>, headers: HeaderMap) -> Response {
                 Ok(list) => table {
                     tr { th.num { "Sequence" } th { "Bundle" } th { "Base" } th { "Created" } th.num { "Size" } th { "Download" } }
                     @for b in list {
-                        tr { td.num { (b.sequence) } td { code { (&b.id[..16]) } }
+                        tr { td.num { (b.sequence) } td { code { (&b.bundle[..16]) } }
                              td { @if let Some(base) = &b.base { code { (&base[..16]) } } @else { "full" } }
                              td { (b.created) } td.num { (human(b.bytes)) }
                              td { @if b.volumes.is_empty() { "not held by this server" }
-                                  @for v in &b.volumes { a href={ "/api/v1/bundles/" (b.id) "/volumes/" (v.number) "/tar" } { "vol-" (format!("{:02}", v.number)) ".tar" } " " } } }
+                                  @for v in &b.volumes { a href={ "/api/v1/bundles/" (b.bundle) "/volumes/" (v.number) "/tar" } { "vol-" (format!("{:02}", v.number)) ".tar" } " " } } }
                     }
                 },
             }

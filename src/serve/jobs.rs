@@ -263,11 +263,13 @@ pub async fn worker(
         };
         let opts = ImportOptions {
             store: uploads.store.clone(),
+            init: false,
             volumes: vec![dir.clone()],
             trust: Vec::new(),
             wait: true,
             allow_rollback: false,
             promote: None,
+            keep_old_key: false,
         };
         let progress = JobProgress(ImportJob {
             uploads: uploads.clone(),

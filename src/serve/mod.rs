@@ -135,7 +135,7 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
         Site::Store(store) => {
             // Make the store if it is new, and finish anything an interrupted import left.
             {
-                let s = Store::open(store, Access::Write { wait: true }, &|m| announce(m))?;
+                let s = Store::open(store, Access::Create { wait: true }, &|m| announce(m))?;
                 s.reconcile()?;
             }
             let token_file = default_token(store);

@@ -266,7 +266,7 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
             table {
                 tr { th { "Bundle" } th { "Organization" } th { "Signer" } th.num { "Sequence" } th { "Base" } th { "Created" } th { "Imported" } th.num { "Volumes" } }
                 @for b in &s.bundles {
-                    tr { td { code { (&b.id[..16.min(b.id.len())]) } } td { (b.organization) } td { code { (b.signer) } }
+                    tr { td { code { (&b.bundle[..16.min(b.bundle.len())]) } } td { (b.organization) } td { code { (b.signer) } }
                          td.num { (b.sequence) } td { @if let Some(base) = &b.base { code { (&base[..16.min(base.len())]) } } @else { "full" } }
                          td { (b.created) } td { (b.imported) } td.num { (b.volumes) } }
                 }

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS environment_views(
 CREATE TABLE IF NOT EXISTS retirements(
     organization TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, since INTEGER NOT NULL,
     bundle TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY(organization, kind, label));
+CREATE TABLE IF NOT EXISTS key_rotations(
+    organization TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, since INTEGER NOT NULL,
+    created TEXT NOT NULL, bundle TEXT NOT NULL, time TEXT NOT NULL,
+    PRIMARY KEY(organization, old));
 ";
 
 /// What turns a version-1 store into version 2 (the tables it lacks are made by `CREATE`).
@@ -148,6 +152,19 @@ fn schema(conn: &Connection) -> Result<Option<i64>, DbError> {
         .and_then(|s| s.parse().ok()))
 }
 
+/// An imported bundle, as [`Db::bundles_at`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedBundle {
+    /// Bundle id.
+    pub id: String,
+    /// Key id of its signer.
+    pub signer: String,
+    /// Its `created` time.
+    pub created: String,
+    /// When it was imported.
+    pub imported: String,
+}
+
 /// A trusted key as stored.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrustedKey {
@@ -188,6 +205,25 @@ impl Db {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The bundles of `org` with `sequence` that the store imported (physical copies of
+    /// one logical bundle share a sequence, `spec/FORMAT.md` "Logical bundle and physical
+    /// copies").
+    pub fn bundles_at(&self, org: &str, sequence: u64) -> Result<Vec<ImportedBundle>, DbError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, signer, created, imported FROM bundles
+             WHERE organization = ?1 AND sequence = ?2 ORDER BY imported, id",
+        )?;
+        let rows = st.query_map(params![org, sequence as i64], |r| {
+            Ok(ImportedBundle {
+                id: r.get(0)?,
+                signer: r.get(1)?,
+                created: r.get(2)?,
+                imported: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// What should be published where: `(path under published/, version tree id)`.
@@ -388,4 +424,98 @@ impl Db {
         let rows = st.query_map(params![org, view, version], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A key rotation a store accepted (`spec/FORMAT.md` §5.9): from `since` on, the stream of
+/// `old` for `organization` is signed by `new`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// Organization.
+    pub organization: String,
+    /// The key rotated away.
+    pub old: String,
+    /// Its successor.
+    pub new: String,
+    /// The first sequence the successor signs.
+    pub since: u64,
+    /// When the statement was made (on the export side).
+    pub created: String,
+    /// The bundle that carried it to this store.
+    pub bundle: String,
+    /// When this store accepted it.
+    pub time: String,
+}
+
+/// Whether an error is SQLite's "no such table" (a store made before a table existed,
+/// opened read-only, so not upgraded).
+fn no_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"))
+}
+
+impl Db {
+    /// The key rotations this store accepted, oldest first; those of `org` only when
+    /// given.
+    pub fn key_rotations(&self, org: Option<&str>) -> Result<Vec<KeyRotation>, DbError> {
+        let st = self.conn.prepare(
+            "SELECT organization, old, new, since, created, bundle, time FROM key_rotations
+             WHERE ?1 IS NULL OR organization = ?1 ORDER BY time, since",
+        );
+        let mut st = match st {
+            Err(e) if no_table(&e) => return Ok(Vec::new()),
+            st => st?,
+        };
+        let rows = st.query_map(params![org], |r| {
+            Ok(KeyRotation {
+                organization: r.get(0)?,
+                old: r.get(1)?,
+                new: r.get(2)?,
+                since: r.get::<_, i64>(3)? as u64,
+                created: r.get(4)?,
+                bundle: r.get(5)?,
+                time: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Record an accepted key rotation (in the caller's transaction).
+pub fn add_key_rotation(conn: &Connection, r: &KeyRotation) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO key_rotations(organization, old, new, since, created, bundle, time)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            r.organization,
+            r.old,
+            r.new,
+            i64::try_from(r.since).unwrap_or(i64::MAX),
+            r.created,
+            r.bundle,
+            r.time
+        ],
+    )?;
+    Ok(())
+}
+
+/// Trust a key (in the caller's transaction): `public_key` is its public key file's text.
+pub fn put_trusted_key(
+    conn: &Connection,
+    key_id: &str,
+    public_key: &str,
+    comment: &str,
+    time: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO trusted_keys(key_id, public_key, comment, added) VALUES(?1, ?2, ?3, ?4)",
+        params![key_id, public_key, comment, time],
+    )?;
+    Ok(())
+}
+
+/// Stop trusting a key (in the caller's transaction); false if it was not trusted.
+pub fn delete_trusted_key(conn: &Connection, key_id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM trusted_keys WHERE key_id = ?1",
+        params![key_id],
+    )? > 0)
 }

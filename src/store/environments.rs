@@ -49,9 +49,7 @@ pub enum EnvError {
         known: String,
     },
     /// Removing an environment that hosts are using.
-    #[error(
-        "environment {name} holds {held}: hosts that use it would lose their repositories. Pass --force to remove it anyway"
-    )]
+    #[error("environment {name} holds {held}: hosts that use it would lose their repositories")]
     InUse {
         /// The environment.
         name: String,
@@ -66,7 +64,7 @@ pub enum EnvError {
     NoVersion(String),
     /// The version has not been through the environment before this one.
     #[error(
-        "content view {view} version {version} has not reached {prior}, the environment before {env} (it holds {held}): promote it to {prior} first, or pass --force"
+        "content view {view} version {version} has not reached {prior}, the environment before {env} (it holds {held}): promote it to {prior} first"
     )]
     OutOfOrder {
         /// View.

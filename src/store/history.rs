@@ -16,7 +16,8 @@ pub struct Event {
     /// When (UTC, RFC 3339).
     pub time: String,
     /// What: `import`, `stage`, `rollback`, `retire`, `promote`, `environment-create`,
-    /// `environment-remove`, `prune`, `abandon`, `trust-add`, `trust-remove`.
+    /// `environment-remove`, `prune`, `abandon`, `trust-add`, `trust-remove`,
+    /// `key-rotation`.
     pub event: String,
     /// Who: the operating-system user of the process that made the change (empty for
     /// events recorded by a ferry older than this field).

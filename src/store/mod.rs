@@ -55,7 +55,7 @@ pub enum StoreError {
         len: usize,
     },
     /// Not a store.
-    #[error("{} is not a ferry store (no ferry.db): import a bundle into it first", .0.display())]
+    #[error("no store at {} (no ferry.db there)", .0.display())]
     NotAStore(PathBuf),
     /// Another process holds the lock and we were told not to wait.
     #[error("another ferry ({0}) is changing this store; try again when it has finished")]
@@ -78,9 +78,14 @@ pub enum StoreError {
 pub enum Access {
     /// Read the catalog only; no lock.
     Read,
-    /// Change the store: create it if needed and take the lock, waiting for another
-    /// process that holds it when `wait`.
+    /// Change an existing store: take the lock, waiting for another process that holds it
+    /// when `wait`. A directory without a store is [`StoreError::NotAStore`].
     Write {
+        /// Wait for the lock instead of failing.
+        wait: bool,
+    },
+    /// As [`Access::Write`], creating the store first if there is none.
+    Create {
         /// Wait for the lock instead of failing.
         wait: bool,
     },
@@ -108,6 +113,35 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 /// bytes of labels) + a tree path (at most 1024) is far below 4096.
 pub const MAX_STORE_PATH: usize = 480;
 
+/// Remove a store that was just created at `root` (by an import that then failed): the
+/// whole directory if `existed` is false, otherwise only what a store puts in it.
+pub fn remove_new(root: &Path, existed: bool) {
+    if !existed {
+        let _ = std::fs::remove_dir_all(root);
+        return;
+    }
+    for name in [
+        "objects",
+        "versions",
+        "bundles",
+        "published",
+        "tmp",
+        "staging",
+        "uploads",
+    ] {
+        let _ = std::fs::remove_dir_all(root.join(name));
+    }
+    for name in [
+        "lock",
+        "ferry.db",
+        "ferry.db-wal",
+        "ferry.db-shm",
+        "ferry.db-journal",
+    ] {
+        let _ = std::fs::remove_file(root.join(name));
+    }
+}
+
 impl Store {
     /// Open the store at `root`. `on_wait` is told when another process holds the lock.
     pub fn open(root: &Path, access: Access, on_wait: &dyn Fn(&str)) -> Result<Self, StoreError> {
@@ -131,7 +165,10 @@ impl Store {
                     _lock: None,
                 })
             }
-            Access::Write { wait } => {
+            Access::Write { wait } | Access::Create { wait } => {
+                if matches!(access, Access::Write { .. }) && !root.join("ferry.db").is_file() {
+                    return Err(StoreError::NotAStore(root.to_path_buf()));
+                }
                 for d in ["", "objects", "versions", "bundles", "published", "tmp"] {
                     let p = root.join(d);
                     std::fs::create_dir_all(&p).map_err(io(&p))?;

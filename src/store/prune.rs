@@ -89,7 +89,7 @@ pub enum PruneError {
     Db(#[from] DbError),
     /// `--keep 0`.
     #[error(
-        "--keep must be at least 1: the newest version of each view and repository is always kept"
+        "at least 1 version must be kept: the newest version of each view and repository always is"
     )]
     BadKeep,
     /// I/O.

@@ -40,7 +40,7 @@ pub fn version_dir(root: &Path, id: &str) -> PathBuf {
 pub enum TreeError {
     /// An object the tree needs is not in the store.
     #[error(
-        "{path} needs object {id}, which the store does not hold (pruned since an earlier bundle carried it): a full bundle, packed without --incremental, brings it back"
+        "{path} needs object {id}, which the store does not hold (pruned since an earlier bundle carried it): a full (not incremental) bundle from the export side brings it back"
     )]
     MissingObject {
         /// File in the tree.

@@ -217,7 +217,7 @@ pub fn published_bytes(store: &Path) -> std::collections::BTreeMap<String, Vec<u
 /// `ferry import --json`: exit code, stdout, stderr.
 pub fn import(store: &Path, trust: Option<&Path>, vols: &[PathBuf]) -> (i32, String, String) {
     let mut c = ferry();
-    c.arg("import").arg("--store").arg(store);
+    c.args(["import", "--init"]).arg("--store").arg(store);
     if let Some(t) = trust {
         c.arg("--trust").arg(t);
     }

@@ -79,7 +79,7 @@ fn reference(t: &Two) -> Reference {
 
 fn import_b(store: &Path, t: &Two, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = ferry();
-    c.arg("import")
+    c.args(["import", "--init"])
         .arg("--store")
         .arg(store)
         .arg("--trust")
@@ -222,7 +222,7 @@ fn a_disk_that_fills_up_during_an_import_fails_cleanly_and_the_next_import_compl
             r#"
 M=$DIR/mnt-{i}; S=$M/store; O=$DIR/out/{i}; mkdir -p $M $O
 mount -t tmpfs -o size=48M tmpfs $M
-$FERRY import --store $S --trust '{key}' {a} > /dev/null 2>&1
+$FERRY import --init --store $S --trust '{key}' {a} > /dev/null 2>&1
 FERRY_PAUSE_AT={point} $FERRY import --store $S --trust '{key}' {b} > $O/full.out 2> $O/full.err &
 pid=$!
 while [ "$(cut -d' ' -f3 /proc/$pid/stat)" != T ]; do sleep 0.02; done

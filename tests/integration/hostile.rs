@@ -61,7 +61,7 @@ fn refused(what: &str, vols: &[PathBuf], says: &str) {
     let store = sandbox.path().join("store");
     let (code, out, err) = run(ferry()
         .current_dir(sandbox.path())
-        .arg("import")
+        .args(["import", "--init"])
         .arg("--store")
         .arg(&store)
         .arg("--trust")
@@ -469,7 +469,7 @@ fn fifos_links_and_other_non_files_on_a_medium_are_refused_without_blocking() {
         let store = tmp.path().join("store");
         let (code, _, err) = run_bounded(
             ferry()
-                .arg("import")
+                .args(["import", "--init"])
                 .arg("--store")
                 .arg(&store)
                 .arg("--trust")
@@ -481,7 +481,7 @@ fn fifos_links_and_other_non_files_on_a_medium_are_refused_without_blocking() {
         // The store's lock was given back: the next import does not wait.
         let (code, _, err) = run_bounded(
             ferry()
-                .arg("import")
+                .args(["import", "--init"])
                 .arg("--no-wait")
                 .arg("--store")
                 .arg(&store)

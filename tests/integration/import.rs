@@ -304,7 +304,7 @@ fn media_are_only_read_and_read_only_media_work() {
     let ro = t.tmp.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
     let script = format!(
-        "mount --bind {b} {ro} && mount -o remount,bind,ro {ro} && {ferry} import --store {store} --trust {key} {ro}/vol-01 {ro}/vol-02 {ro}/vol-03",
+        "mount --bind {b} {ro} && mount -o remount,bind,ro {ro} && {ferry} import --init --store {store} --trust {key} {ro}/vol-01 {ro}/vol-02 {ro}/vol-03",
         b = t.tmp.path().join("b").display(),
         ro = ro.display(),
         ferry = env!("CARGO_BIN_EXE_ferry"),
@@ -364,7 +364,7 @@ fn one_import_at_a_time() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     let (code, _, err) = run(ferry()
-        .arg("import")
+        .args(["import", "--init"])
         .arg("--no-wait")
         .arg("--store")
         .arg(&store)
@@ -450,7 +450,7 @@ fn a_store_without_room_is_refused_with_the_figures() {
     std::fs::create_dir(&store).unwrap();
     // A 1 MiB file system for a bundle of about 2 MiB, in a private mount namespace.
     let script = format!(
-        "mount -t tmpfs -o size=1M tmpfs {store} && {ferry} import --store {store} --trust {key} {vols}; rc=$?; find {store}/published {store}/objects -type f | wc -l; exit $rc",
+        "mount -t tmpfs -o size=1M tmpfs {store} && {ferry} import --init --store {store} --trust {key} {vols}; rc=$?; find {store}/published {store}/objects -type f | wc -l; exit $rc",
         store = store.display(),
         ferry = env!("CARGO_BIN_EXE_ferry"),
         key = public(&t.key).display(),

@@ -70,7 +70,7 @@ impl Site {
     fn trip(&mut self, parts: &[&str]) -> Value {
         let vols = self.pack(parts);
         let out = ok(ferry()
-            .arg("import")
+            .args(["import", "--init"])
             .arg("--json")
             .arg("--store")
             .arg(&self.store)
@@ -230,7 +230,8 @@ fn environments_hold_what_was_promoted_and_dnf_installs_it() {
 
     // The history has each promotion, the back-outs marked, with who did it.
     let h: Value = serde_json::from_str(&s.ferry(&["history", "--json"])).unwrap();
-    let events = h.as_array().unwrap();
+    assert_eq!(h["schema"], "ferry.history/1");
+    let events = h["events"].as_array().unwrap();
     let promotions: Vec<&Value> = events.iter().filter(|e| e["event"] == "promote").collect();
     assert_eq!(promotions.len(), 7, "{h:#}");
     assert_eq!(
@@ -412,7 +413,8 @@ fn a_retired_repository_leaves_the_library_but_not_the_environment_that_holds_it
     );
     let h: Value = serde_json::from_str(&s.ferry(&["history", "--json"])).unwrap();
     assert_eq!(
-        h.as_array()
+        h["events"]
+            .as_array()
             .unwrap()
             .iter()
             .filter(|e| e["event"] == "retire")

@@ -122,6 +122,7 @@ fn big_bundle(objects: usize, trees: usize, files: usize) -> Forge {
             })
             .collect(),
         retired: Vec::new(),
+        rotations: Vec::new(),
         packs: BTreeMap::from([(
             "0001".to_string(),
             Pack {

@@ -397,7 +397,7 @@ fn prune_removes_old_versions_and_only_the_files_no_kept_version_links() {
         .args(["history", "--json", "--store"])
         .arg(store)))
     .unwrap();
-    let last = events.as_array().unwrap().last().unwrap().clone();
+    let last = events["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["event"], "prune", "{last:#}");
     assert!(
         last["detail"].as_str().unwrap().contains("acme/web 2.0"),
@@ -716,7 +716,7 @@ fn an_abandoned_partly_staged_bundle_is_discarded_and_prune_frees_its_objects() 
         .args(["history", "--json", "--store"])
         .arg(&store)))
     .unwrap();
-    let last = events.as_array().unwrap().last().unwrap();
+    let last = events["events"].as_array().unwrap().last().unwrap();
     assert_eq!(last["event"], "abandon");
     assert_eq!(last["bundle"], bundle.as_str());
     // Again: nothing is staged any more.

@@ -313,7 +313,7 @@ fn rotations_apply_in_order_and_old_or_replayed_media_change_nothing() {
 
     // A deliberate rollback is possible, and recorded.
     let out = ok(ferry()
-        .arg("import")
+        .args(["import", "--init"])
         .arg("--allow-rollback")
         .arg("--store")
         .arg(&store)

@@ -373,7 +373,7 @@ fn volumes_uploaded_in_any_order_with_an_interruption_import_like_the_command_li
     assert_eq!(j["exit_code"], 0);
     let (_, st) = s.get("/status");
     assert_eq!(st["bundles"].as_array().unwrap().len(), 1, "{st}");
-    assert_eq!(st["bundles"][0]["id"], j["bundle"]);
+    assert_eq!(st["bundles"][0]["bundle"], j["bundle"]);
     drop(s);
     assert_eq!(
         published_bytes(&store),
@@ -1150,7 +1150,7 @@ fn the_connected_side_makes_bundles_as_jobs_and_hands_out_their_volumes() {
     let (_, list) = s.get("/bundles");
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["id"], second["bundle"]);
+    assert_eq!(list[0]["bundle"], second["bundle"]);
     let id = first["bundle"].as_str().unwrap().to_string();
 
     // A pull with another key than the signer's writes nothing.

@@ -114,7 +114,7 @@ fn unknown_altered_removed_and_resigned_keys_are_refused() {
     );
     let store = tempfile::tempdir().unwrap();
     let (code, _, err) = run(ferry()
-        .arg("import")
+        .args(["import", "--init"])
         .arg("--store")
         .arg(store.path())
         .arg("--trust")

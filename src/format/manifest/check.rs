@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{Encoding, Manifest, ManifestError, RetiredKind, Tree, pack_number};
 use crate::format::constants::{
-    MAX_GPG_KEY, MAX_INTEGER, MAX_NAME, MAX_VOLUMES, TAR_BLOCK, TAR_MAX_ENTRY, TAR_TRAILER,
+    MAX_GPG_KEY, MAX_INTEGER, MAX_NAME, MAX_ROTATIONS, MAX_VOLUMES, TAR_BLOCK, TAR_MAX_ENTRY,
+    TAR_TRAILER,
 };
 use crate::format::id::Sha256Digest;
 use crate::format::relpath;
@@ -34,6 +35,7 @@ impl Manifest {
         self.check_repositories(&products, &trees)?;
         self.check_views(&trees)?;
         self.check_retired()?;
+        self.check_rotations()?;
         self.check_packs()?;
         self.check_objects()?;
         self.check_layout()
@@ -219,6 +221,72 @@ impl Manifest {
                     "{what} is listed twice (labels are compared ignoring case)"
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// §5.9: the rotation statements form one chain, oldest first, that ends at the
+    /// signer; each after the first is signed by the key the one before names (the
+    /// first one's old key is checked by the importer against the keys it trusts).
+    fn check_rotations(&self) -> Result {
+        if self.rotations.len() > MAX_ROTATIONS {
+            return bad(format!(
+                "{} rotation statements; at most {MAX_ROTATIONS}",
+                self.rotations.len()
+            ));
+        }
+        let mut keys = HashSet::new();
+        for (i, r) in self.rotations.iter().enumerate() {
+            let what = format!("rotation from key {} to key {}", r.old, r.new.id);
+            if r.since == 0 || r.since > self.sequence {
+                return bad(format!(
+                    "{what}: since {} is not in 1..={} (this bundle's sequence)",
+                    r.since, self.sequence
+                ));
+            }
+            if !is_utc_time(&r.created) {
+                return bad(format!(
+                    "{what}: created {:?} is not a UTC time YYYY-MM-DDTHH:MM:SSZ",
+                    r.created
+                ));
+            }
+            if i == 0 {
+                keys.insert(r.old);
+            }
+            if !keys.insert(r.new.id) {
+                return bad(format!(
+                    "{what}: key {} appears twice in the chain of rotations",
+                    r.new.id
+                ));
+            }
+            if let Some(prev) = i.checked_sub(1).map(|p| &self.rotations[p]) {
+                if r.old != prev.new.id {
+                    return bad(format!(
+                        "{what} does not follow the rotation before it, which names key {}",
+                        prev.new.id
+                    ));
+                }
+                if r.since < prev.since {
+                    return bad(format!(
+                        "{what}: since {} is before the rotation before it ({})",
+                        r.since, prev.since
+                    ));
+                }
+                if r.verify(&self.organization, &prev.new).is_err() {
+                    return bad(format!(
+                        "{what}: its signature does not verify with key {}",
+                        prev.new.id
+                    ));
+                }
+            }
+        }
+        if let Some(last) = self.rotations.last()
+            && last.new.id != self.signer
+        {
+            return bad(format!(
+                "the last rotation names key {}, but the signer is {}",
+                last.new.id, self.signer
+            ));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 
 use super::Manifest;
-use crate::format::constants::{MANIFEST_FORMAT, MANIFEST_FORMAT_2};
+use crate::format::constants::{MANIFEST_FORMAT, MANIFEST_FORMAT_2, MANIFEST_FORMAT_3};
 use crate::format::toml_out::{write_key, write_multiline, write_string};
 
 /// `name = "value"` and a newline.
@@ -18,11 +18,14 @@ fn kv(w: &mut impl Write, name: &str, value: &str) -> fmt::Result {
 impl Manifest {
     /// Write the canonical encoding.
     pub fn write_to(&self, w: &mut impl Write) -> fmt::Result {
-        // The lowest version that holds the content (§9): 2 only with retired records.
-        let format = if self.retired.is_empty() {
-            MANIFEST_FORMAT
-        } else {
+        // The lowest version that holds the content (§9): 3 with rotation statements, 2
+        // with retired records (and no rotation), else 1.
+        let format = if !self.rotations.is_empty() {
+            MANIFEST_FORMAT_3
+        } else if !self.retired.is_empty() {
             MANIFEST_FORMAT_2
+        } else {
+            MANIFEST_FORMAT
         };
         kv(w, "format", format)?;
         kv(w, "created", &self.created)?;
@@ -80,6 +83,14 @@ impl Manifest {
             kv(w, "kind", r.kind.as_str())?;
             kv(w, "label", &r.label)?;
             writeln!(w, "since = {}", r.since)?;
+        }
+        for r in &self.rotations {
+            w.write_str("\n[[rotation]]\n")?;
+            kv(w, "old", &r.old.to_string())?;
+            kv(w, "new", &r.new.record_base64())?;
+            writeln!(w, "since = {}", r.since)?;
+            kv(w, "created", &r.created)?;
+            kv(w, "signature", &r.signature_base64())?;
         }
         w.write_str("\n[packs]\n")?;
         for (name, p) in &self.packs {

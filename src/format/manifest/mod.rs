@@ -15,6 +15,7 @@
 
 mod check;
 mod encode;
+mod logical;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 pub use check::{is_label, is_utc_time};
 
 use super::id::{BundleId, KeyId, ObjectId, Sha256Digest};
+pub use super::rotation::Rotation;
 
 /// The manifest of one bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub struct Manifest {
     pub content_views: Vec<ContentView>,
     /// What the export side no longer ships (format version 2, §5.8).
     pub retired: Vec<Retired>,
+    /// The stream's key rotations, oldest first, the last naming `signer` (format
+    /// version 3, §5.9).
+    pub rotations: Vec<Rotation>,
     /// Packs by name.
     pub packs: BTreeMap<String, Pack>,
     /// File trees, one per distinct repository snapshot.
@@ -235,9 +240,10 @@ pub enum ManifestError {
     NotText,
     /// The first line names another format or version.
     #[error(
-        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?} and {MANIFEST_FORMAT_2:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)",
+        "manifest format is {found:?}; this ferry reads only {MANIFEST_FORMAT:?}, {MANIFEST_FORMAT_2:?} and {MANIFEST_FORMAT_3:?} (a newer ferry wrote this bundle, or it is not a ferry bundle)",
         MANIFEST_FORMAT = super::constants::MANIFEST_FORMAT,
-        MANIFEST_FORMAT_2 = super::constants::MANIFEST_FORMAT_2
+        MANIFEST_FORMAT_2 = super::constants::MANIFEST_FORMAT_2,
+        MANIFEST_FORMAT_3 = super::constants::MANIFEST_FORMAT_3
     )]
     UnknownFormat {
         /// The first line, shortened.
@@ -392,6 +398,7 @@ pub(crate) mod tests {
                 }],
             }],
             retired: Vec::new(),
+            rotations: Vec::new(),
             packs,
             trees: vec![Tree {
                 name: "library/acme-os/baseos".into(),
@@ -446,9 +453,9 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let t = text().replace("ferry-bundle/1", "ferry-bundle/3");
+        let t = text().replace("ferry-bundle/1", "ferry-bundle/4");
         match refused(&t) {
-            ManifestError::UnknownFormat { found } => assert!(found.contains("ferry-bundle/3")),
+            ManifestError::UnknownFormat { found } => assert!(found.contains("ferry-bundle/4")),
             other => panic!("{other:?}"),
         }
     }
@@ -496,6 +503,163 @@ pub(crate) mod tests {
             String::from_utf8(sample().encode())
                 .unwrap()
                 .starts_with("format = \"ferry-bundle/1\"\n")
+        );
+    }
+
+    fn signing_key(seed: u8) -> crate::format::signify::SecretKey {
+        crate::format::signify::SecretKey::from_seed([seed; 32], KeyId([seed; 8]))
+    }
+
+    /// A bundle of sequence 6 whose stream went from key 1 to key 2 at 5 and to the
+    /// signer at 6.
+    fn rotating() -> Manifest {
+        let mut m = retiring();
+        m.sequence = 6;
+        let (a, b, c) = (signing_key(1), signing_key(2), signing_key(3));
+        m.signer = c.id;
+        m.rotations = vec![
+            Rotation::sign(&a, &m.organization, &b.public(), 5, "2026-12-01T10:00:00Z"),
+            Rotation::sign(&b, &m.organization, &c.public(), 6, "2026-12-02T10:00:00Z"),
+        ];
+        m
+    }
+
+    #[test]
+    fn rotation_statements_make_version_3_and_only_they_do() {
+        let m = rotating();
+        let bytes = m.encode();
+        let t = String::from_utf8(bytes.clone()).unwrap();
+        assert!(t.starts_with("format = \"ferry-bundle/3\"\n"), "{t}");
+        let r = &m.rotations[0];
+        let block = format!(
+            "\nsince = 4\n\n[[rotation]]\nold = \"0101010101010101\"\nnew = \"{}\"\nsince = 5\ncreated = \"2026-12-01T10:00:00Z\"\nsignature = \"{}\"\n\n[[rotation]]\n",
+            r.new.record_base64(),
+            r.signature_base64()
+        );
+        assert!(t.contains(&block), "{t}");
+        assert!(t.contains("\n\n[packs]\n"), "{t}");
+        assert_eq!(Manifest::parse(&bytes).unwrap(), m);
+        for other in ["ferry-bundle/1", "ferry-bundle/2"] {
+            assert!(matches!(
+                refused(&t.replacen("ferry-bundle/3", other, 1)),
+                ManifestError::NotCanonical { line: 1 }
+            ));
+        }
+        assert!(matches!(
+            refused(&text().replacen("ferry-bundle/1", "ferry-bundle/3", 1)),
+            ManifestError::NotCanonical { line: 1 }
+        ));
+        // Rotations without retired records: still 3.
+        let mut m = rotating();
+        m.retired.clear();
+        let t = String::from_utf8(m.encode()).unwrap();
+        assert!(t.starts_with("format = \"ferry-bundle/3\"\n"));
+        assert_eq!(Manifest::parse(t.as_bytes()).unwrap(), m);
+        // The statement's first signature is checked by the importer, against the keys it
+        // trusts; a manifest check cannot (the old key is not in the manifest).
+        let mut m = rotating();
+        m.rotations[0].signature[0] ^= 1;
+        assert!(m.check().is_ok());
+    }
+
+    #[test]
+    fn rotation_statements_are_checked() {
+        let cases: Vec<Mutation> = vec![
+            (
+                "since after the bundle",
+                Box::new(|m| m.rotations[1].since = 7),
+            ),
+            ("since zero", Box::new(|m| m.rotations[0].since = 0)),
+            ("out of order", Box::new(|m| m.rotations.swap(0, 1))),
+            (
+                "last is not the signer",
+                Box::new(|m| m.signer = KeyId([9; 8])),
+            ),
+            (
+                "a gap in the chain",
+                Box::new(|m| {
+                    m.rotations.remove(0);
+                    let x = signing_key(7);
+                    m.rotations.insert(
+                        0,
+                        Rotation::sign(
+                            &x,
+                            &m.organization,
+                            &signing_key(8).public(),
+                            5,
+                            "2026-12-01T10:00:00Z",
+                        ),
+                    );
+                }),
+            ),
+            (
+                "a link not signed by the key before it",
+                Box::new(|m| m.rotations[1].signature[3] ^= 1),
+            ),
+            (
+                "a link signed for another organization",
+                Box::new(|m| {
+                    m.rotations[1] = Rotation::sign(
+                        &signing_key(2),
+                        "other",
+                        &signing_key(3).public(),
+                        6,
+                        "2026-12-02T10:00:00Z",
+                    )
+                }),
+            ),
+            (
+                "since going back",
+                Box::new(|m| {
+                    let org = m.organization.clone();
+                    m.rotations[0] = Rotation::sign(
+                        &signing_key(1),
+                        &org,
+                        &signing_key(2).public(),
+                        6,
+                        "2026-12-01T10:00:00Z",
+                    );
+                    m.rotations[1] = Rotation::sign(
+                        &signing_key(2),
+                        &org,
+                        &signing_key(3).public(),
+                        5,
+                        "2026-12-02T10:00:00Z",
+                    );
+                }),
+            ),
+            (
+                "a key twice",
+                Box::new(|m| {
+                    let org = m.organization.clone();
+                    m.rotations.push(Rotation::sign(
+                        &signing_key(3),
+                        &org,
+                        &signing_key(1).public(),
+                        6,
+                        "2026-12-03T10:00:00Z",
+                    ));
+                    m.signer = signing_key(1).id;
+                }),
+            ),
+            (
+                "a bad time",
+                Box::new(|m| m.rotations[0].created = "yesterday".into()),
+            ),
+        ];
+        assert!(rotating().check().is_ok());
+        for (what, change) in cases {
+            let mut m = rotating();
+            change(&mut m);
+            assert!(m.check().is_err(), "{what} was accepted");
+        }
+        // What the reader refuses before the rules: a key that is not canonical base64.
+        let t = String::from_utf8(rotating().encode()).unwrap();
+        let new = rotating().rotations[0].new.record_base64();
+        assert!(Manifest::parse(t.replacen(&new, &new[..new.len() - 4], 1).as_bytes()).is_err());
+        let sig = rotating().rotations[0].signature_base64();
+        assert!(
+            Manifest::parse(t.replacen(&sig, sig.trim_end_matches('='), 1).as_bytes()).is_err()
         );
     }
 

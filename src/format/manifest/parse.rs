@@ -10,10 +10,13 @@
 
 use super::{
     BaseRef, ContentView, Encoding, GpgKey, Manifest, ManifestError, Object, Pack, Piece, Product,
-    Repository, Retired, RetiredKind, Tree, ViewRepository,
+    Repository, Retired, RetiredKind, Rotation, Tree, ViewRepository,
 };
-use crate::format::constants::{MANIFEST_FORMAT, MANIFEST_FORMAT_2, MAX_INTEGER};
+use crate::format::constants::{
+    MANIFEST_FORMAT, MANIFEST_FORMAT_2, MANIFEST_FORMAT_3, MAX_INTEGER,
+};
 use crate::format::id::{KeyId, ObjectId, Sha256Digest};
+use crate::format::signify::PublicKey;
 
 /// The lines of the text, each without its `\n`; the last line must end with one too.
 struct Lines<'a> {
@@ -271,6 +274,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
     let first = text.split('\n').next().unwrap_or("");
     if first != format!("format = \"{MANIFEST_FORMAT}\"")
         && first != format!("format = \"{MANIFEST_FORMAT_2}\"")
+        && first != format!("format = \"{MANIFEST_FORMAT_3}\"")
     {
         return Err(ManifestError::UnknownFormat {
             found: first.chars().take(100).collect(),
@@ -400,6 +404,33 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
         retired.push(Retired { kind, label, since });
     }
 
+    // Version 3 only (the canonical comparison refuses them under another first line).
+    let mut rotations = Vec::new();
+    while l.next_block_is("[[rotation]]") {
+        l.block("[[rotation]]")?;
+        let old: KeyId = match l.string_field("old")?.parse() {
+            Ok(k) => k,
+            Err(e) => return l.err(format!("rotation: {e}")),
+        };
+        let new = match PublicKey::from_record_base64(&l.string_field("new")?) {
+            Ok(k) => k,
+            Err(e) => return l.err(format!("rotation: new key: {e}")),
+        };
+        let since = l.int_field("since")?;
+        let created = l.string_field("created")?;
+        let signature = match Rotation::parse_signature(&l.string_field("signature")?) {
+            Ok(s) => s,
+            Err(e) => return l.err(format!("rotation: {e}")),
+        };
+        rotations.push(Rotation {
+            old,
+            new,
+            since,
+            created,
+            signature,
+        });
+    }
+
     l.block("[packs]")?;
     let mut packs: Vec<(String, Pack)> = Vec::new();
     while l.peek().is_some_and(|s| !s.is_empty()) {
@@ -519,6 +550,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Manifest> {
         repositories,
         content_views,
         retired,
+        rotations,
         packs: packs.into_iter().collect(),
         trees,
         objects: objects.into_iter().collect(),

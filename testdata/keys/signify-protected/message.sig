@@ -1,0 +1,2 @@
+untrusted comment: verify with protected.pub
+RWSxOO5g6tINoiEOd/iNzmIoNHAAY6fgx4xm23Vy4kxLbwpmqT5icQ2VKeHn7wz/OY/GX8L98U1V0ZHdyEPJ3tBgjLLKuSZ/Owo=
