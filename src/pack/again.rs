@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use super::plan::{Plan, SourceFile, SourceProblem};
 use super::state::{ExportState, FileStamp, StateError};
 use super::writer::{Limits, PackWriter};
-use super::{PackError, PackOptions, PackSummary, STAGING_PREFIX, finish, stream};
+use super::{PackError, PackOptions, PackSummary, finish, stream};
 use crate::catalog::{Catalog, Source};
 use crate::format::manifest::{Manifest, pack_number};
 use crate::format::signify::SecretKey;
@@ -89,17 +89,9 @@ pub fn again(
     let plan = sources(catalog, &original, &cache, sequence)?;
 
     super::prepare_out(&opts.out)?;
-    let staging = opts
-        .out
-        .join(format!("{STAGING_PREFIX}{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|source| PackError::Io {
-        path: staging.clone(),
-        source,
-    })?;
-    let result = write(key, opts, progress, &plan, &original, made.id, &staging);
-    let _ = std::fs::remove_dir_all(&staging);
-    result
+    super::in_staging(&opts.out, |staging| {
+        write(key, opts, progress, &plan, &original, made.id, staging)
+    })
 }
 
 /// Lay the objects out on the new media and finish the volumes.
@@ -162,21 +154,7 @@ fn write(
             original_id.short()
         )));
     }
-    manifest
-        .check()
-        .map_err(|e| PackError::Internal(format!("the manifest written does not check: {e}")))?;
-    progress.begin("signing volumes", None);
-    let manifest_bytes = manifest.encode();
-    let volumes = finish::write_volumes(
-        staging,
-        &opts.out,
-        &manifest,
-        &manifest_bytes,
-        key,
-        opts.media_size,
-        opts.max_file_size,
-    )?;
-    progress.end();
+    let (manifest_bytes, volumes) = finish::seal(staging, &manifest, key, opts, progress)?;
     Ok(PackSummary {
         bundle: Manifest::id_of(&manifest_bytes),
         volumes,

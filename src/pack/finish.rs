@@ -124,6 +124,34 @@ pub fn volume_bytes(manifest: &Manifest, manifest_bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
+/// Check the finished manifest, then sign and write every staged volume into
+/// `opts.out`: the manifest's bytes (the bundle's id is their SHA-256) and the volume
+/// directories.
+pub fn seal(
+    staging: &Path,
+    manifest: &Manifest,
+    key: &SecretKey,
+    opts: &super::PackOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Vec<u8>, Vec<PathBuf>), PackError> {
+    manifest
+        .check()
+        .map_err(|e| PackError::Internal(format!("the manifest written does not check: {e}")))?;
+    progress.begin("signing volumes", None);
+    let manifest_bytes = manifest.encode();
+    let volumes = write_volumes(
+        staging,
+        &opts.out,
+        manifest,
+        &manifest_bytes,
+        key,
+        opts.media_size,
+        opts.max_file_size,
+    )?;
+    progress.end();
+    Ok((manifest_bytes, volumes))
+}
+
 /// Write the small files on every staged volume, then move the volumes to `out`.
 pub fn write_volumes(
     staging: &Path,

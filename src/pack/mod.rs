@@ -467,17 +467,26 @@ fn planned(
     let sizes: Vec<u64> = plan.files.iter().map(|f| f.size).collect();
     let capacity = capacity(&skeleton, &sizes, opts, key.id)?;
 
-    let staging = opts
-        .out
-        .join(format!("{STAGING_PREFIX}{}", std::process::id()));
+    in_staging(&opts.out, |staging| {
+        write(
+            catalog, key, opts, progress, &plan, known, ctx, capacity, staging, state,
+        )
+    })
+}
+
+/// Run `write` with a fresh staging directory under `out` (volumes are written there, then
+/// moved into `out` when complete); the directory is removed afterwards, whatever happened.
+fn in_staging<T>(
+    out: &Path,
+    write: impl FnOnce(&Path) -> Result<T, PackError>,
+) -> Result<T, PackError> {
+    let staging = out.join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|source| PackError::Io {
         path: staging.clone(),
         source,
     })?;
-    let result = write(
-        catalog, key, opts, progress, &plan, known, ctx, capacity, &staging, state,
-    );
+    let result = write(&staging);
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
@@ -604,24 +613,10 @@ fn write(
     if let Some(c) = continuity::changed_version(state, &manifest)? {
         return Err(PackError::VersionChanged(c));
     }
-    manifest
-        .check()
-        .map_err(|e| PackError::Internal(format!("the manifest written does not check: {e}")))?;
     let pack_bytes = manifest.packs.values().map(|p| p.size).sum();
     let objects = manifest.objects.len();
     let files = manifest.trees.iter().map(|t| t.files.len()).sum();
-    progress.begin("signing volumes", None);
-    let manifest_bytes = manifest.encode();
-    let volumes = finish::write_volumes(
-        staging,
-        &opts.out,
-        &manifest,
-        &manifest_bytes,
-        key,
-        opts.media_size,
-        opts.max_file_size,
-    )?;
-    progress.end();
+    let (manifest_bytes, volumes) = finish::seal(staging, &manifest, key, opts, progress)?;
     // Remember the bundle (the base of the next one) and what was learnt about the files.
     let read: Vec<_> = log
         .read

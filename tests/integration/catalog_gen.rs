@@ -40,7 +40,10 @@ fn scan_writes_a_catalog_that_packs() {
     // An existing file is kept unless --force.
     let (code, _, err) = run(&mut scan(&[]));
     assert_ne!(code, 0);
-    assert!(err.contains("exists\nhint: to replace it, pass --force"), "{err}");
+    assert!(
+        err.contains("exists\nhint: to replace it, pass --force"),
+        "{err}"
+    );
     ok(&mut scan(&["--force", "--group", "section"]));
     let text = std::fs::read_to_string(&catalog).unwrap();
     assert_eq!(text.matches("[[product]]").count(), 3, "{text}");

@@ -459,34 +459,28 @@ fn every_json_document_and_first_error_matches_the_golden_files() {
     assert!(!t.join("typo").exists(), "a mistyped store was created");
 
     // Media too small: the size suggested works.
-    let (_, _, err) = run(ferry().args([
-        "pack",
-        "--catalog",
-        &catalog,
-        "--key",
-        &k_key,
-        "--out",
-        &s(&t.join("small")),
-        "--media-size",
-        "20K",
-    ]));
+    let small = s(&t.join("small"));
+    let pack_at = |size: &str| {
+        let mut c = ferry();
+        c.args([
+            "pack",
+            "--catalog",
+            &catalog,
+            "--key",
+            &k_key,
+            "--out",
+            &small,
+        ])
+        .args(["--media-size", size, "--dry-run"]);
+        c
+    };
+    let (_, _, err) = run(&mut pack_at("20K"));
     let suggested = err
         .split("pass --media-size ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no size suggested: {err}"));
-    ok(ferry().args([
-        "pack",
-        "--catalog",
-        &catalog,
-        "--key",
-        &k_key,
-        "--out",
-        &s(&t.join("small")),
-        "--media-size",
-        suggested,
-        "--dry-run",
-    ]));
+    ok(&mut pack_at(suggested));
 
     // --quiet: nothing on either stream when all is well; the error alone when not.
     let mut verify = vec![
