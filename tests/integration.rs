@@ -49,6 +49,8 @@ mod repofile;
 mod rotation;
 #[path = "integration/serve.rs"]
 mod serve;
+#[path = "integration/serve_rotation.rs"]
+mod serve_rotation;
 #[path = "integration/signatures.rs"]
 mod signatures;
 #[path = "integration/sources.rs"]

@@ -35,7 +35,12 @@ pub fn open_read(store: &Path) -> Result<Store> {
     Ok(Store::open(store, Access::Read, &|_| {})?)
 }
 
-/// A size argument: `700M`, `1.5G`, `32GB` (see [`ferry::size`]).
+/// A size argument: `700M`, `1.5G`, `32GB` (see [`ferry::size`]); media and files are at
+/// least 16K.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    ferry::size::parse(s).map_err(|e| e.to_string())
+    let n = ferry::size::parse(s).map_err(|e| e.to_string())?;
+    if n < 16 << 10 {
+        return Err(format!("{s} is too small: at least 16K"));
+    }
+    Ok(n)
 }

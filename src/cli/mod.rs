@@ -126,6 +126,9 @@ pub fn hint(e: &anyhow::Error, args: &[String]) -> Option<String> {
             (_, Some(EnvError::InUse { .. }), _) => {
                 "to remove it anyway (and unpublish what it holds), pass --force"
             }
+            (_, Some(EnvError::Organization(m)), _) if m.contains("several organizations") => {
+                "pass --org ORG"
+            }
             (_, Some(EnvError::OutOfOrder { .. }), _) => {
                 "to promote it anyway, skipping the path, pass --force"
             }
@@ -137,6 +140,20 @@ pub fn hint(e: &anyhow::Error, args: &[String]) -> Option<String> {
                     "pass --media-size {} or larger (or pack less: a catalog with fewer repositories)",
                     ferry::size::suggest(*smallest)
                 ));
+            }
+            _ if matches!(
+                c.downcast_ref::<ferry::pack::PackError>(),
+                Some(ferry::pack::PackError::NoBase { .. })
+            ) =>
+            {
+                "make a full bundle first: ferry pack without --incremental"
+            }
+            _ if matches!(
+                c.downcast_ref::<ferry::pack::PackError>(),
+                Some(ferry::pack::PackError::BadLimit(_))
+            ) =>
+            {
+                "give a larger --media-size or --max-file-size"
             }
             _ if matches!(
                 c.downcast_ref::<ferry::keys::KeyError>(),

@@ -22,6 +22,10 @@ pub struct Args {
     /// Connected side: the export state directory (default: PREFIX.state beside the key).
     #[arg(long, value_name = "DIR", requires = "catalog")]
     state: Option<PathBuf>,
+    /// Connected side: the passphrase of a protected key, from the first line of this file
+    /// (read once, at start; without it the passphrase is asked for on the terminal).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    passphrase_file: Option<PathBuf>,
     /// Address and port to listen on (port 0: any free port).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
@@ -51,6 +55,7 @@ pub fn run(a: Args) -> Result<i32> {
             catalog,
             key,
             state: a.state,
+            passphrase: super::pack::passphrase(a.passphrase_file),
         },
         _ => bail!("give --store STORE, or --catalog CATALOG.toml --key PREFIX.key"),
     };

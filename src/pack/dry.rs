@@ -233,7 +233,7 @@ pub fn plan_only(
     let manifest_bytes = manifest.encode();
     if manifest_bytes.len() as u64 > opts.max_file_size {
         return Err(PackError::BadLimit(format!(
-            "the manifest is {} bytes, more than --max-file-size {}: allow larger files",
+            "the manifest is {} bytes, more than the largest file allowed ({} bytes)",
             manifest_bytes.len(),
             opts.max_file_size
         )));

@@ -164,7 +164,7 @@ pub fn write_volumes(
 ) -> Result<Vec<PathBuf>, PackError> {
     if manifest_bytes.len() as u64 > max_file_size {
         return Err(PackError::BadLimit(format!(
-            "the manifest is {} bytes, more than --max-file-size {max_file_size}: allow larger files",
+            "the manifest is {} bytes, more than the largest file allowed ({max_file_size} bytes)",
             manifest_bytes.len()
         )));
     }

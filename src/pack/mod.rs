@@ -171,6 +171,17 @@ pub enum PackError {
     /// A limit is out of range.
     #[error("{0}")]
     BadLimit(String),
+    /// An incremental bundle with nothing to build on.
+    #[error(
+        "the export state {} records no bundle for organization {organization}: an incremental bundle has nothing to build on",
+        state.display()
+    )]
+    NoBase {
+        /// The export state directory.
+        state: PathBuf,
+        /// The catalog's organization.
+        organization: String,
+    },
     /// The output directory already holds volumes.
     #[error("{} already holds a bundle ({}); choose an empty directory", .0.display(), .1)]
     OutputExists(PathBuf, String),
@@ -326,13 +337,13 @@ fn check_limits(opts: &PackOptions) -> Result<(), PackError> {
         && m < 16 << 10
     {
         return Err(PackError::BadLimit(format!(
-            "--media-size {} is too small: media must hold at least 16K",
+            "media of {} are too small: they must hold at least 16K",
             crate::size::human(m)
         )));
     }
     if opts.max_file_size < 16 << 10 {
         return Err(PackError::BadLimit(
-            "--max-file-size must be at least 16K".into(),
+            "the largest file size must be at least 16K".into(),
         ));
     }
     Ok(())
@@ -511,16 +522,16 @@ fn resolve_base(
         None => return Ok((None, HashSet::new())),
         Some(Since::Newest) => {
             let made = state.bundles(&catalog.organization)?;
-            let newest = made.iter().max_by_key(|b| b.sequence).ok_or_else(|| {
-                PackError::Base(format!(
-                    "--incremental: the state directory {} records no bundle for organization {}: make a full bundle first (ferry pack without --incremental)",
-                    state.dir().display(),
-                    catalog.organization
-                ))
-            })?;
+            let newest =
+                made.iter()
+                    .max_by_key(|b| b.sequence)
+                    .ok_or_else(|| PackError::NoBase {
+                        state: state.dir().to_path_buf(),
+                        organization: catalog.organization.clone(),
+                    })?;
             state.manifest(&newest.id)?.ok_or_else(|| {
                 PackError::Base(format!(
-                    "--incremental: the manifest of bundle {} is missing from {}",
+                    "the manifest of the newest bundle {} is missing from the export state {}",
                     newest.id.short(),
                     state.dir().display()
                 ))
@@ -556,7 +567,7 @@ fn resolve_base(
 /// with the signing key's public half.
 fn load_previous(p: &Path, key: &PublicKey, earlier: &[PublicKey]) -> Result<Manifest, PackError> {
     let bytes = if p.is_dir() {
-        let fail = |f: crate::bundle::Finding| PackError::Base(format!("--since {f}"));
+        let fail = |f: crate::bundle::Finding| PackError::Base(format!("the base bundle: {f}"));
         let mut keys = vec![key.clone()];
         keys.extend_from_slice(earlier);
         let (v, _) = crate::bundle::volume::open(p, &keys).map_err(fail)?;
@@ -567,7 +578,8 @@ fn load_previous(p: &Path, key: &PublicKey, earlier: &[PublicKey]) -> Result<Man
             source,
         })?
     };
-    Manifest::parse(&bytes).map_err(|e| PackError::Base(format!("--since {}: {e}", p.display())))
+    Manifest::parse(&bytes)
+        .map_err(|e| PackError::Base(format!("the base bundle {}: {e}", p.display())))
 }
 
 #[allow(clippy::too_many_arguments)]

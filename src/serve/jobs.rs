@@ -300,6 +300,7 @@ pub async fn worker(
                 e @ (ImportError::Refused { .. }
                 | ImportError::Stale(_)
                 | ImportError::MissingBase { .. }
+                | ImportError::KeyRotated(_)
                 | ImportError::NoTrustedKey),
             ) => {
                 v.state = VolumeState::Refused(e.to_string());

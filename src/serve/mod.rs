@@ -46,6 +46,8 @@ pub enum Site {
         key: PathBuf,
         /// The export state directory (default: beside the key).
         state: Option<PathBuf>,
+        /// Where a protected key's passphrase comes from (read once, at start).
+        passphrase: crate::keys::Passphrase,
     },
 }
 
@@ -158,10 +160,11 @@ pub fn run(opts: &ServeOptions, announce: &dyn Fn(&str)) -> Result<(), ServeErro
             catalog,
             key,
             state,
+            passphrase,
         } => {
             // Both are checked now, so that a mistake shows before anyone logs in.
             crate::catalog::load(catalog)?;
-            let sk = crate::keys::load_secret(key)?;
+            let sk = crate::keys::load_secret_with(key, passphrase)?;
             let state = state
                 .clone()
                 .unwrap_or_else(|| crate::pack::state::default_dir(key));

@@ -6,7 +6,13 @@
 //!
 //! 1. the `SHA256.sig` must be signed by a key the store trusts and verify strictly
 //!    (the same [`crate::bundle::volume::signed_list`] as `verify` and `import`); nothing
-//!    is written before it does;
+//!    is written before it does. A well-formed signature by a key the store does not trust
+//!    is taken provisionally (a key rotation, `spec/FORMAT.md` §5.9): only its
+//!    `manifest.toml` is received, then the manifest's rotation statements are read as
+//!    `import` reads them ([`crate::import::rotation::extend_trust`]); if they vouch for
+//!    the signer from a key the store trusts, the signature is verified strictly with that
+//!    key and the manifest compared with the list it authenticates, and the volume goes on
+//!    as any other; if not, it is refused and what was received is deleted;
 //! 2. only files the signed list names are accepted, each up to the format's limit
 //!    (`volume.toml`, `manifest.toml`, `README.txt`) and hashed as it streams; a file whose
 //!    hash differs from the list is discarded the moment its last byte arrives;
@@ -34,14 +40,16 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
 use super::jobs::{Job, JobId};
+use crate::bundle::findings::ProblemKind;
 use crate::bundle::volume::{self, pack_file};
-use crate::format::checklist::Entry;
+use crate::format::checklist::{self, Entry};
 use crate::format::constants::{
     MANIFEST_FILE, MAX_MANIFEST_FILE, MAX_README_FILE, MAX_SIGNATURE_FILE, MAX_VOLUME_FILE,
     PACK_EXTENSION, PACKS_DIR, README_FILE, SIGNATURE_FILE, VOLUME_FILE,
 };
-use crate::format::{BundleId, Sha256Digest};
-use crate::import::{self, Admission, ImportError};
+use crate::format::signify::decode_embedded;
+use crate::format::{BundleId, KeyId, Sha256Digest};
+use crate::import::{self, Admission, ImportError, rotation};
 use crate::store::{Access, Store};
 
 /// Where a volume upload stands.
@@ -132,6 +140,9 @@ pub struct VolumeUpload {
     pub volumes: Option<u32>,
     /// Its bundle, once known.
     pub bundle: Option<BundleId>,
+    /// The key that signed it, while the store does not trust that key: only
+    /// `manifest.toml` is taken until its rotation statements vouch for the key.
+    unvouched: Option<KeyId>,
 }
 
 /// What a client sees of a volume upload.
@@ -344,7 +355,7 @@ impl Uploads {
         let key = Sha256Digest::of(&sig).to_hex();
         let this = self.clone();
         let sig2 = sig.clone();
-        let list = tokio::task::spawn_blocking(move || this.check_signature(&sig2))
+        let (list, unvouched) = tokio::task::spawn_blocking(move || this.check_signature(&sig2))
             .await
             .map_err(|e| UploadError::Io(e.to_string()))??;
         let dir = self.root.join(&key);
@@ -387,10 +398,15 @@ impl Uploads {
         // New here (or left by an earlier run of the server): what is on disk counts.
         let d = dir.clone();
         let s = sig.clone();
-        let files = tokio::task::spawn_blocking(move || restore(&d, &s, &list))
+        let mut files = tokio::task::spawn_blocking(move || restore(&d, &s, &list))
             .await
             .map_err(|e| UploadError::Io(e.to_string()))?
             .map_err(|e| UploadError::Io(format!("{}: {e}", dir.display())))?;
+        if unvouched.is_some() {
+            // The manifest first: clients send the files in the order listed here, and
+            // nothing else is taken before it vouched for the signer.
+            files.sort_by_key(|f| f.path != MANIFEST_FILE);
+        }
         let v = VolumeUpload {
             key: key.clone(),
             job: job.clone(),
@@ -400,6 +416,7 @@ impl Uploads {
             volume: None,
             volumes: None,
             bundle: None,
+            unvouched,
         };
         {
             let mut reg = self.lock();
@@ -414,20 +431,35 @@ impl Uploads {
         self.view(&key)
     }
 
-    fn check_signature(&self, sig: &[u8]) -> Result<Vec<Entry>, UploadError> {
+    /// Step 1: the signed list, and the signer when the store does not trust it (then the
+    /// list is well-formed and names the manifest, but is not authenticated yet).
+    fn check_signature(&self, sig: &[u8]) -> Result<(Vec<Entry>, Option<KeyId>), UploadError> {
         let store = Store::open(&self.store, Access::Read, &|_| {})
             .map_err(|e| UploadError::Io(e.to_string()))?;
         let trusted =
             import::trusted_keys(&store, &[]).map_err(|e| UploadError::Refused(e.to_string()))?;
-        let (_, list) = volume::signed_list(sig, &trusted)
-            .map_err(|(_, detail)| UploadError::Refused(format!("{SIGNATURE_FILE} {detail}")))?;
+        let (list, unvouched) = match volume::signed_list(sig, &trusted) {
+            Ok((_, list)) => (list, None),
+            Err((ProblemKind::UntrustedKey, detail)) => {
+                let refused = || UploadError::Refused(format!("{SIGNATURE_FILE} {detail}"));
+                let (s, message) = decode_embedded(sig).map_err(|_| refused())?;
+                let list = checklist::decode(message).map_err(|_| refused())?;
+                if !list.iter().any(|e| e.path == MANIFEST_FILE) {
+                    return Err(refused());
+                }
+                (list, Some(s.key_id))
+            }
+            Err((_, detail)) => {
+                return Err(UploadError::Refused(format!("{SIGNATURE_FILE} {detail}")));
+            }
+        };
         if let Some(bad) = list.iter().find(|e| !allowed_path(&e.path)) {
             return Err(UploadError::Refused(format!(
                 "{SIGNATURE_FILE}: the signed list names {}, which is not a file a volume holds",
                 bad.path
             )));
         }
-        Ok(list)
+        Ok((list, unvouched))
     }
 
     /// A volume's view.
@@ -471,6 +503,13 @@ impl Uploads {
                 .iter_mut()
                 .find(|f| f.path == path)
                 .ok_or_else(|| UploadError::NotListed(path.to_string()))?;
+            if let Some(k) = v.unvouched
+                && f.path != MANIFEST_FILE
+            {
+                return Err(UploadError::Refused(format!(
+                    "{path}: this volume is signed by key {k}, which the store does not trust: nothing but {MANIFEST_FILE} is taken until its key rotation statements vouch for the key"
+                )));
+            }
             if !f.head() && !head_done {
                 return Err(UploadError::HeadFirst);
             }
@@ -664,8 +703,45 @@ impl Uploads {
         Ok((at, clean))
     }
 
-    /// After a file completed: check the head (step 3) or queue the volume (step 5).
+    /// After a file completed: vouch for the signer (step 1), check the head (step 3) or
+    /// queue the volume (step 5).
     async fn after_file(self: &Arc<Self>, key: &str) -> Result<(), UploadError> {
+        let unvouched = {
+            let reg = self.lock();
+            let Some(v) = reg.volumes.get(key) else {
+                return Ok(());
+            };
+            let manifest_in = v
+                .files
+                .iter()
+                .any(|f| f.path == MANIFEST_FILE && f.complete);
+            match v.unvouched {
+                Some(_) if v.state == VolumeState::Head => Some((manifest_in, v.dir.clone())),
+                _ => None,
+            }
+        };
+        if let Some((manifest_in, dir)) = unvouched {
+            if !manifest_in {
+                return Ok(());
+            }
+            let store = self.store.clone();
+            let d = dir.clone();
+            let verdict = tokio::task::spawn_blocking(move || vouch(&store, &d))
+                .await
+                .map_err(|e| UploadError::Io(e.to_string()))?;
+            let mut reg = self.lock();
+            let Some(v) = reg.volumes.get_mut(key) else {
+                return Ok(());
+            };
+            match verdict {
+                Ok(()) => v.unvouched = None,
+                Err(why) => {
+                    v.state = VolumeState::Refused(why.clone());
+                    let _ = std::fs::remove_dir_all(&v.dir);
+                    return Err(UploadError::Refused(why));
+                }
+            }
+        }
         let (state, head_done, dir, job_bundle) = {
             let reg = self.lock();
             let Some(v) = reg.volumes.get(key) else {
@@ -753,13 +829,52 @@ enum Head {
     Refused(String),
 }
 
-/// Step 3: open the volume as `import` does, and ask the store.
+/// Step 1 for a volume signed by a key the store does not trust, once its manifest is in
+/// (nothing else of it is): the keys its rotation statements vouch for from a key the
+/// store trusts, found and checked as `import` does ([`rotation::extend_trust`], which
+/// also refuses a key rotated away); then the signature strictly, and the manifest against
+/// the list the signature now authenticates. The reason to refuse the volume, if any.
+fn vouch(store: &Path, dir: &Path) -> Result<(), String> {
+    let store = Store::open(store, Access::Read, &|_| {}).map_err(|e| e.to_string())?;
+    let trusted = import::trusted_keys(&store, &[]).map_err(|e| e.to_string())?;
+    let keys = rotation::extend_trust(&store, &[dir.to_path_buf()], trusted.clone())
+        .map_err(|e| e.to_string())?;
+    let sig = crate::fsutil::read_capped(&dir.join(SIGNATURE_FILE), MAX_SIGNATURE_FILE)
+        .map_err(|e| format!("{SIGNATURE_FILE}: {e}"))?;
+    let list = match volume::signed_list(&sig, &keys) {
+        Ok((_, list)) => list,
+        // No statement vouched for it: what a volume of an untrusted key is told.
+        Err((ProblemKind::UntrustedKey, _)) => {
+            return Err(match volume::signed_list(&sig, &trusted) {
+                Err((_, detail)) => format!("{SIGNATURE_FILE} {detail}"),
+                Ok(_) => format!("{SIGNATURE_FILE} is not signed by a trusted key"),
+            });
+        }
+        Err((_, detail)) => return Err(format!("{SIGNATURE_FILE} {detail}")),
+    };
+    let manifest = crate::fsutil::read_capped(&dir.join(MANIFEST_FILE), MAX_MANIFEST_FILE)
+        .map_err(|e| format!("{MANIFEST_FILE}: {e}"))?;
+    if !list
+        .iter()
+        .any(|e| e.path == MANIFEST_FILE && e.sha256 == Sha256Digest::of(&manifest))
+    {
+        return Err(format!(
+            "{MANIFEST_FILE} does not match its signed SHA-256; nothing of the volume was kept"
+        ));
+    }
+    Ok(())
+}
+
+/// Step 3: open the volume as `import` does (with the keys a rotation in its manifest
+/// vouches for, as `import` trusts them), and ask the store.
 fn check_head(store: &Path, dir: &Path, job_bundle: Option<BundleId>) -> Head {
     let store = match Store::open(store, Access::Read, &|_| {}) {
         Ok(s) => s,
         Err(e) => return Head::Refused(e.to_string()),
     };
-    let trusted = match import::trusted_keys(&store, &[]) {
+    let trusted = match import::trusted_keys(&store, &[])
+        .and_then(|t| rotation::extend_trust(&store, &[dir.to_path_buf()], t))
+    {
         Ok(t) => t,
         Err(e) => return Head::Refused(e.to_string()),
     };

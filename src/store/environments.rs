@@ -291,7 +291,7 @@ pub fn organization(store: &Store, given: Option<&str>) -> Result<String, EnvErr
             "the store holds no content yet: import a bundle first".into(),
         )),
         None => Err(EnvError::Organization(format!(
-            "the store holds several organizations ({}): pass --org",
+            "the store holds several organizations ({}): say which",
             orgs.join(", ")
         ))),
     }
