@@ -444,7 +444,9 @@ impl Uploads {
                 let refused = || UploadError::Refused(format!("{SIGNATURE_FILE} {detail}"));
                 let (s, message) = decode_embedded(sig).map_err(|_| refused())?;
                 let list = checklist::decode(message).map_err(|_| refused())?;
-                if !list.iter().any(|e| e.path == MANIFEST_FILE) {
+                if !list.iter().any(|e| e.path == MANIFEST_FILE)
+                    || list.iter().any(|e| !allowed_path(&e.path))
+                {
                     return Err(refused());
                 }
                 (list, Some(s.key_id))

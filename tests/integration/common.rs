@@ -461,3 +461,12 @@ pub fn crash_points(
     }
     chosen
 }
+
+/// The crash points a run traced (`FERRY_CRASH_TRACE=FILE`), in the order it reached them.
+pub fn crash_trace(trace: &Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -119,11 +119,7 @@ fn an_import_killed_at_any_of_24_seeded_points_is_completed_by_the_next_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let points: Vec<String> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let points = crash_trace(&trace);
     let names: BTreeSet<&str> = points.iter().map(String::as_str).collect();
     for must in [
         "space-checked",

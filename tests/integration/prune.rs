@@ -543,11 +543,7 @@ fn a_prune_killed_at_any_of_its_seeded_points_is_finished_by_the_next_one() {
     ))
     .unwrap();
     assert_eq!(traced_report, want_report);
-    let points: Vec<String> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let points = crash_trace(&trace);
     let names: BTreeSet<&str> = points.iter().map(String::as_str).collect();
     for must in [
         "prune-marked",

@@ -462,10 +462,12 @@ fn every_refusal_of_import_is_made_on_upload_before_a_refused_pack_is_kept() {
     let store = trusting_store(two.tmp.path(), &two.key);
     let s = Server::start(&store, &[]);
 
-    // Wrong key: refused at the signature; nothing written.
+    // Wrong key: taken provisionally (a key rotation may vouch for it), refused once its
+    // manifest, the one file it may send, showed that none does; nothing kept
+    // (serve_rotation.rs has the rest).
     let other = pack(&testdata().join("catalog.toml"), &["--media-size", "1M"]);
     let job = s.job();
-    let (code, v) = s.post_sig(&job, &other.volumes[0]);
+    let (code, v) = s.upload_volume(&job, &other.volumes[0]);
     assert_eq!(code, 422, "{v}");
     assert!(v["error"].as_str().unwrap().contains("not trusted"), "{v}");
     assert!(
