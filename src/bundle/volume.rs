@@ -103,7 +103,7 @@ pub fn signed_list(
         return Err((
             ProblemKind::UntrustedKey,
             format!(
-                "is signed by key {}, which is not trusted (trusted: {}); if that key is genuine, pass its public key with --trust (or register it: ferry trust add --store STORE KEY.pub)",
+                "is signed by key {}, which is not trusted (trusted: {})",
                 sig.key_id,
                 known.join(", ")
             ),

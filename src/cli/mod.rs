@@ -104,6 +104,9 @@ pub fn run() -> Result<i32> {
     }
 }
 
+/// The advice for media signed by a key that is not trusted.
+pub const UNTRUSTED: &str = "if that key is genuine, pass its public key with --trust KEY.pub (or register it once: ferry trust add --store STORE KEY.pub)";
+
 /// What to do about an error, where the command line knows better than the library: the
 /// flags to use. `None` when the message says it all.
 pub fn hint(e: &anyhow::Error, args: &[String]) -> Option<String> {
@@ -119,6 +122,13 @@ pub fn hint(e: &anyhow::Error, args: &[String]) -> Option<String> {
         ) {
             (Some(ImportError::NoTrustedKey), _, _) => {
                 "pass --trust KEY.pub, or register the key once with `ferry trust add --store STORE KEY.pub`"
+            }
+            (Some(ImportError::Refused { findings, .. }), _, _)
+                if findings
+                    .iter()
+                    .any(|f| f.kind == ferry::bundle::ProblemKind::UntrustedKey) =>
+            {
+                UNTRUSTED
             }
             (Some(ImportError::Stale(_)), _, _) => {
                 "to roll back to these media deliberately, run the import again with --allow-rollback (recorded in the history)"

@@ -61,6 +61,14 @@ pub fn print_report(report: &verify::Report, json: bool) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         say!("{report}");
+        if !super::output::quiet()
+            && report
+                .findings
+                .iter()
+                .any(|f| f.kind == ferry::bundle::ProblemKind::UntrustedKey)
+        {
+            eprintln!("hint: {}", super::UNTRUSTED);
+        }
     }
     Ok(if report.ok() { exit::OK } else { exit::FAILED })
 }

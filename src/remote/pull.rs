@@ -79,7 +79,7 @@ pub fn pull(opts: &PullOptions, progress: &dyn Progress) -> Result<Vec<PathBuf>,
     if !opts.trust.iter().any(|k| k.id.to_string() == b.signer) {
         let given: Vec<String> = opts.trust.iter().map(|k| k.id.to_string()).collect();
         return Err(RemoteError::Refused(format!(
-            "the server says bundle {} is signed by key {}, which is not a key given with --trust ({}); nothing was written",
+            "the server says bundle {} is signed by key {}, which is not one of the keys to trust ({}); nothing was written",
             &b.bundle[..16],
             b.signer,
             given.join(", ")

@@ -1167,7 +1167,7 @@ fn the_connected_side_makes_bundles_as_jobs_and_hands_out_their_volumes() {
         .arg("--token-file")
         .arg(&token_file));
     assert_eq!(code, 1);
-    assert!(err.contains("not a key given with --trust"), "{err}");
+    assert!(err.contains("not one of the keys to trust"), "{err}");
     assert!(!out.exists());
 
     // An earlier pull stopped halfway through volume 1's pack: pull continues it, and

@@ -123,8 +123,12 @@ fn the_server_follows_a_key_rotation_as_import_does() {
         .map(|f| f["path"].as_str().unwrap().to_string())
         .collect();
     for other in listed.iter().filter(|p| *p != "manifest.toml") {
-        let b = std::fs::read(vol.join(other)).unwrap();
-        let (code, v) = s.patch(&key, other, 0, b.len() as u64, b);
+        // The first KiB only: the server answers before it reads a body, and a large one
+        // would meet a closed connection instead of the answer.
+        let mut b = std::fs::read(vol.join(other)).unwrap();
+        let len = b.len() as u64;
+        b.truncate(1024);
+        let (code, v) = s.patch(&key, other, 0, len, b);
         assert_eq!(code, 422, "{other}: {v}");
         assert!(
             v["error"]
