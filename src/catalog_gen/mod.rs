@@ -135,6 +135,20 @@ pub enum GenError {
         /// What is wrong.
         message: String,
     },
+    /// A value uses a variable that has no value.
+    #[error("{}:{line}: [{section}] {key} uses {var}, which has no value", file.display())]
+    UnsetVariable {
+        /// The input file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The section.
+        section: String,
+        /// The key whose value uses it.
+        key: String,
+        /// The variable, with its `$`.
+        var: String,
+    },
     /// Nothing to write: the catalog would hold no repository.
     #[error("{}: {message}", path.display())]
     Empty {

@@ -289,18 +289,6 @@ fn variables(opts: &Options) -> BTreeMap<String, String> {
     vars
 }
 
-/// How to give a variable a value.
-fn hint(var: &str) -> String {
-    match var {
-        "$basearch" => "give --basearch ARCH".to_string(),
-        "$releasever" | "$releasever_major" | "$releasever_minor" => {
-            "give --releasever VER".to_string()
-        }
-        "$" => "a '$' must start a variable's name".to_string(),
-        v => format!("give --var {}=VALUE", v.trim_start_matches('$')),
-    }
-}
-
 /// The environment variable that holds a section's password.
 fn password_env(id: &str) -> String {
     let s: String = id
@@ -332,14 +320,17 @@ fn entry(
     let strict = |key: &str, v: &str, line: usize| -> Result<String, GenError> {
         match expand(v, vars) {
             (x, None) => Ok(x),
-            (_, Some(var)) => Err(err(
+            (_, Some(var)) if var == "$" => Err(err(
                 line,
-                format!(
-                    "[{}] {key} uses {var}, which has no value: {}",
-                    s.id,
-                    hint(&var)
-                ),
+                format!("[{}] {key} has a '$' that starts no variable's name", s.id),
             )),
+            (_, Some(var)) => Err(GenError::UnsetVariable {
+                file: file.to_path_buf(),
+                line,
+                section: s.id.clone(),
+                key: key.to_string(),
+                var,
+            }),
         }
     };
     let bool_of = |key: &str| -> Result<Option<bool>, GenError> {
@@ -857,7 +848,7 @@ gpgkey = https://vendor.example.com/RPM-GPG-KEY-vendor
         let e = generate_text(Path::new("/x/a.repo"), SAMPLE, &o).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "/x/a.repo:5: [rhel-baseos] baseurl uses $basearch, which has no value: give --basearch ARCH"
+            "/x/a.repo:5: [rhel-baseos] baseurl uses $basearch, which has no value"
         );
         let text = "[s]\nbaseurl=https://h/$stream/os\n";
         let e = generate_text(Path::new("b.repo"), text, &o).unwrap_err();
@@ -865,7 +856,10 @@ gpgkey = https://vendor.example.com/RPM-GPG-KEY-vendor
             e.to_string().contains("b.repo:2: [s] baseurl uses $stream"),
             "{e}"
         );
-        assert!(e.to_string().contains("--var stream=VALUE"), "{e}");
+        match e {
+            GenError::UnsetVariable { var, .. } => assert_eq!(var, "$stream"),
+            other => panic!("{other:?}"),
+        }
         let text = "[s]\nbaseurl=https://h/os\nsslcacert=/etc/$dir/ca.pem\n";
         let e = generate_text(Path::new("b.repo"), text, &o).unwrap_err();
         assert!(

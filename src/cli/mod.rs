@@ -143,6 +143,15 @@ pub fn hint(e: &anyhow::Error, args: &[String]) -> Option<String> {
                 "to promote it anyway, skipping the path, pass --force"
             }
             (_, _, Some(GenError::Exists(_))) => "to replace it, pass --force",
+            (_, _, Some(GenError::UnsetVariable { var, .. })) => {
+                return Some(match var.as_str() {
+                    "$basearch" => "give --basearch ARCH".to_string(),
+                    "$releasever" | "$releasever_major" | "$releasever_minor" => {
+                        "give --releasever VER".to_string()
+                    }
+                    v => format!("give --var {}=VALUE", v.trim_start_matches('$')),
+                });
+            }
             _ if let Some(ferry::pack::PackError::MediaTooSmall { smallest, .. }) =
                 c.downcast_ref::<ferry::pack::PackError>() =>
             {

@@ -152,7 +152,7 @@ enabled=0
     assert_eq!(code, 1);
     assert!(
         err.contains(&format!(
-            "{}:3: [acme-baseos] baseurl uses $basearch, which has no value: give --basearch ARCH",
+            "{}:3: [acme-baseos] baseurl uses $basearch, which has no value\nhint: give --basearch ARCH",
             repofile.display()
         )),
         "{err}"
