@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::Sink;
 use crate::format::ObjectId;
 use crate::store::objects::{self, Batch, TempFile, at};
+use crate::store::writeback::PendingFile;
 
 /// The file holding piece `k` of object `id` in a staging area.
 pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> PathBuf {
@@ -31,7 +32,7 @@ pub struct StoreSink {
 /// Decoded bytes: to a new object, or nowhere (the store has it).
 pub enum Out {
     /// The store lacks it.
-    New(TempFile, u64),
+    New(PendingFile, u64),
     /// The store has it: decode and check only.
     Known,
 }
@@ -105,7 +106,7 @@ impl Sink for StoreSink {
         if objects::has(&self.root, id) {
             return Ok(Out::Known);
         }
-        Ok(Out::New(TempFile::for_object(&self.tmp, id)?, size))
+        Ok(Out::New(self.batch.create(&self.tmp, id)?, size))
     }
 
     fn keep(&mut self, id: &ObjectId, out: Out) -> std::io::Result<()> {

@@ -32,6 +32,7 @@ pub mod prune;
 pub mod publish;
 pub mod trees;
 pub mod usage;
+pub mod writeback;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};

@@ -9,9 +9,9 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
+use super::writeback::{PendingFile, Writeback};
 use crate::format::ObjectId;
 
 /// Path of object `id` under the store root.
@@ -48,11 +48,6 @@ impl TempFile {
         })
     }
 
-    /// The decoded bytes of object `id`, in `tmp_dir`.
-    pub fn for_object(tmp_dir: &Path, id: &ObjectId) -> std::io::Result<Self> {
-        Self::create(tmp_dir.join(format!("obj-{}", id.to_hex())))
-    }
-
     /// Flush and hand the file over: it is no longer removed when this is dropped.
     pub fn close(mut self) -> std::io::Result<(File, PathBuf)> {
         let f = self.file.take().expect("open until closed");
@@ -80,10 +75,12 @@ impl Drop for TempFile {
     }
 }
 
-/// Verified objects waiting to be made durable and renamed into `objects/`. Dropped
-/// without [`Batch::commit`], it removes their temporary files.
+/// Verified objects waiting to be made durable and renamed into `objects/`, their bytes
+/// written on a thread of their own ([`Writeback`]). Dropped without [`Batch::commit`], it
+/// removes their temporary files.
 pub struct Batch {
     root: PathBuf,
+    writeback: Writeback,
     pending: Vec<(ObjectId, PathBuf)>,
 }
 
@@ -92,27 +89,35 @@ impl Batch {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            writeback: Writeback::start(),
             pending: Vec::new(),
         }
     }
 
+    /// A temporary file in `tmp_dir` for the decoded bytes of object `id`: removed when
+    /// dropped, unless it is [`Batch::push`]ed.
+    pub fn create(&self, tmp_dir: &Path, id: &ObjectId) -> std::io::Result<PendingFile> {
+        self.writeback
+            .create(tmp_dir.join(format!("obj-{}", id.to_hex())))
+    }
+
     /// Add a verified object (durability comes from the batch's one syncfs).
-    pub fn push(&mut self, id: ObjectId, f: TempFile) -> std::io::Result<()> {
-        let (_, tmp) = f.close()?;
+    pub fn push(&mut self, id: ObjectId, f: PendingFile) -> std::io::Result<()> {
+        let tmp = f.close()?;
         self.pending.push((id, tmp));
         Ok(())
     }
 
-    /// Make every pending object durable (one `syncfs`), then rename each into place.
+    /// Wait for every pending object's bytes to be written (read-only), make them durable
+    /// (one `syncfs`), then rename each into place.
     pub fn commit(&mut self) -> std::io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.writeback.finish()?;
         sync_filesystem(&self.root).map_err(at(&self.root))?;
         for (id, tmp) in std::mem::take(&mut self.pending) {
             let dest = path(&self.root, &id);
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))
-                .map_err(at(&tmp))?;
             let dir = dest.parent().expect("objects have a parent");
             std::fs::create_dir_all(dir).map_err(at(dir))?;
             std::fs::rename(&tmp, &dest).map_err(at(&dest))?;
@@ -123,9 +128,10 @@ impl Batch {
 }
 
 impl Drop for Batch {
+    /// The writing thread removes them after their last write, then ends.
     fn drop(&mut self) {
-        for (_, tmp) in &self.pending {
-            let _ = std::fs::remove_file(tmp);
+        for (_, tmp) in std::mem::take(&mut self.pending) {
+            self.writeback.remove(tmp);
         }
     }
 }
