@@ -181,7 +181,7 @@ pub fn plan_only(
     let notes = Notes(Mutex::new(Vec::new()));
     let state = ExportState::open_read_only(&opts.state)?;
     let (ctx, known) = super::context(&state, catalog, key, opts.since.as_ref(), &notes)?;
-    let mut plan = plan::plan(catalog, None).map_err(PackError::Source)?;
+    let mut plan = plan::plan(catalog, None, &known).map_err(PackError::Source)?;
     let mut read = DryReads {
         cache_hits: plan::apply_cache(&mut plan, &state)?,
         ..DryReads::default()

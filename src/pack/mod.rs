@@ -360,8 +360,15 @@ fn context(
 ) -> Result<(Ctx, HashSet<ObjectId>), PackError> {
     // What the stream owes to the keys before this one (ferry keygen --rotate-from).
     let chain = rotation::carried(state.dir(), &catalog.organization, key.id)?;
-    let (base, known) = resolve_base(state, catalog, key, since, &chain)?;
     let made = state.bundles(&catalog.organization)?;
+    // The stream's newest bundle: the base of `--incremental`, and what it shipped is
+    // retired if the catalog dropped it (read once: for a big repository it is megabytes).
+    let newest = made.iter().max_by_key(|b| b.sequence);
+    let previous = match newest {
+        Some(b) => state.manifest(&b.id)?,
+        None => None,
+    };
+    let (base, known) = resolve_base(state, catalog, key, since, &chain, newest, &previous)?;
     let last = made.iter().map(|b| b.sequence).max().unwrap_or(0);
     let sequence = match &base {
         Some(b) => {
@@ -376,11 +383,6 @@ fn context(
             b.sequence + 1
         }
         None => last + 1,
-    };
-    // The stream's newest bundle: what it shipped is retired if the catalog dropped it.
-    let previous = match made.iter().max_by_key(|b| b.sequence) {
-        Some(b) => state.manifest(&b.id)?,
-        None => None,
     };
     let ctx = Ctx {
         sequence,
@@ -467,7 +469,7 @@ fn planned(
     arrivals: Option<std::sync::Arc<crate::fetch::mirror::Arrivals>>,
 ) -> Result<PackSummary, PackError> {
     progress.begin("reading repository metadata", None);
-    let mut plan = plan::plan(catalog, arrivals).map_err(PackError::Source)?;
+    let mut plan = plan::plan(catalog, arrivals, known).map_err(PackError::Source)?;
     plan::apply_cache(&mut plan, state)?;
     progress.end();
     for w in &plan.warnings {
@@ -510,34 +512,38 @@ struct Ctx {
     rotations: Vec<crate::format::manifest::Rotation>,
 }
 
-/// The base of an incremental bundle, and the objects the receiving side holds with it.
+/// The base of an incremental bundle, and the objects the receiving side holds with it
+/// (`newest`: the stream's newest bundle in the export state, and its manifest).
 fn resolve_base(
     state: &state::ExportState,
     catalog: &Catalog,
     key: &PublicKey,
     since: Option<&Since>,
     chain: &rotation::Continuity,
+    newest: Option<&state::MadeBundle>,
+    newest_manifest: &Option<Manifest>,
 ) -> Result<(Option<BaseRef>, HashSet<ObjectId>), PackError> {
-    let manifest = match since {
+    let loaded;
+    let (manifest, id) = match since {
         None => return Ok((None, HashSet::new())),
         Some(Since::Newest) => {
-            let made = state.bundles(&catalog.organization)?;
-            let newest =
-                made.iter()
-                    .max_by_key(|b| b.sequence)
-                    .ok_or_else(|| PackError::NoBase {
-                        state: state.dir().to_path_buf(),
-                        organization: catalog.organization.clone(),
-                    })?;
-            state.manifest(&newest.id)?.ok_or_else(|| {
+            let newest = newest.ok_or_else(|| PackError::NoBase {
+                state: state.dir().to_path_buf(),
+                organization: catalog.organization.clone(),
+            })?;
+            let m = newest_manifest.as_ref().ok_or_else(|| {
                 PackError::Base(format!(
                     "the manifest of the newest bundle {} is missing from the export state {}",
                     newest.id.short(),
                     state.dir().display()
                 ))
-            })?
+            })?;
+            (m, newest.id)
         }
-        Some(Since::Bundle(p)) => load_previous(p, key, &chain.keys)?,
+        Some(Since::Bundle(p)) => {
+            loaded = load_previous(p, key, &chain.keys)?;
+            (&loaded, Manifest::id_of(&loaded.encode()))
+        }
     };
     if manifest.organization != catalog.organization {
         return Err(PackError::Base(format!(
@@ -551,8 +557,7 @@ fn resolve_base(
             manifest.signer, key.id
         )));
     }
-    let known = state.known_objects(&manifest)?;
-    let id = Manifest::id_of(&manifest.encode());
+    let known = state.known_objects(&id, manifest)?;
     Ok((
         Some(BaseRef {
             bundle: id,
@@ -651,6 +656,7 @@ fn write(
             .map(|f| f.size)
             .sum::<u64>();
     let bundle = state.record(&manifest, &manifest_bytes, &read)?;
+    state.remember_known(&bundle, &manifest, known)?;
     Ok(PackSummary {
         bundle,
         volumes,

@@ -6,7 +6,7 @@
 //! there, so no source byte is read twice. Everything else is only `stat`ed: a missing file
 //! or a size that disagrees with the metadata is reported now, all at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -98,14 +98,18 @@ impl std::fmt::Display for SourceProblem {
     }
 }
 
-struct Planner {
+struct Planner<'k> {
+    /// Objects the receiving side holds (the base chain's).
+    known: &'k HashSet<ObjectId>,
     files: Vec<SourceFile>,
     by_path: HashMap<PathBuf, usize>,
+    /// Directories resolved by [`Planner::canonical`].
+    dirs: HashMap<PathBuf, PathBuf>,
     problems: Vec<SourceProblem>,
     arrivals: Option<Arc<Arrivals>>,
 }
 
-impl Planner {
+impl Planner<'_> {
     fn problem(&mut self, tree: &str, path: &Path, what: impl Into<String>) {
         self.problems.push(SourceProblem {
             tree: tree.into(),
@@ -126,9 +130,26 @@ impl Planner {
         // On its way into the fetch cache: its declared size stands for it (the fetch checks
         // it), and it is read once it has arrived.
         if let Some(size) = self.arrivals.as_ref().and_then(|a| a.coming(path)) {
-            return Some(self.add_pending(tree, rel, path, size, declared));
+            return Some(self.add_unread(tree, rel, path, size, declared, true));
         }
-        let meta = match std::fs::metadata(path) {
+        // The receiving side has it already (the metadata's SHA-256 is an object of the
+        // base chain): it is not carried, so it is not even looked at; the tree names it
+        // by that object. An incremental pack of a big repository stats only what changed.
+        if preloaded.is_none()
+            && let Some((c, size)) = declared
+            && c.kind == ChecksumKind::Sha256
+            && c.hex
+                .parse::<ObjectId>()
+                .is_ok_and(|id| self.known.contains(&id))
+        {
+            return Some(self.add_unread(tree, rel, path, size.unwrap_or(0), declared, false));
+        }
+        // One lstat for a plain file; a symbolic link is followed (and resolved) in full.
+        let mut link = false;
+        let meta = match std::fs::symlink_metadata(path).and_then(|m| {
+            link = m.file_type().is_symlink();
+            if link { std::fs::metadata(path) } else { Ok(m) }
+        }) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.problem(tree, path, "missing (the metadata lists it)");
@@ -156,7 +177,7 @@ impl Planner {
             );
             return None;
         }
-        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let canon = self.canonical(path, link);
         let idx = match self.by_path.get(&canon) {
             Some(&i) => i,
             None => {
@@ -181,6 +202,27 @@ impl Planner {
         Some(idx)
     }
 
+    /// The canonical path of `path` (the file cache's key, and how one file reached by two
+    /// paths is found once): its directory resolved once per directory, then its name,
+    /// unless the name itself is a symbolic link (`link`).
+    fn canonical(&mut self, path: &Path, link: bool) -> PathBuf {
+        let full = || std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return full();
+        };
+        if link {
+            return full();
+        }
+        let dir = match self.dirs.get(dir) {
+            Some(d) => d,
+            None => {
+                let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+                self.dirs.entry(dir.to_path_buf()).or_insert(canon)
+            }
+        };
+        dir.join(name)
+    }
+
     /// Record the checksum the metadata declares for file `idx` (a SHA-256 is its object).
     fn declare(&mut self, idx: usize, declared: Option<(&Checksum, Option<u64>)>) {
         if let Some((c, _)) = declared {
@@ -195,14 +237,17 @@ impl Planner {
     }
 }
 
-impl Planner {
-    fn add_pending(
+impl Planner<'_> {
+    /// A file planned without being looked at: on its way into the fetch cache
+    /// (`pending`), or already at the receiving side.
+    fn add_unread(
         &mut self,
         tree: &str,
         rel: &str,
         path: &Path,
         size: u64,
         declared: Option<(&Checksum, Option<u64>)>,
+        pending: bool,
     ) -> usize {
         let idx = match self.by_path.get(path) {
             Some(&i) => i,
@@ -222,7 +267,7 @@ impl Planner {
                         dev: 0,
                     },
                     cached: false,
-                    pending: true,
+                    pending,
                 });
                 self.by_path
                     .insert(path.to_path_buf(), self.files.len() - 1);
@@ -254,20 +299,25 @@ fn check_declared(data: &[u8], declared: &Checksum) -> Result<(), String> {
 /// Most files named in one warning about files no metadata names.
 const UNLISTED_SHOWN: usize = 20;
 
-/// A warning naming the files under `dir` that `tree` does not carry, if any.
-fn unlisted(name: &str, dir: &Path, tree: &TreePlan) -> Option<String> {
-    let carried: std::collections::HashSet<&str> =
-        tree.files.iter().map(|(n, _)| n.as_str()).collect();
-    let mut left: Vec<String> = walkdir::WalkDir::new(dir)
+/// Every file under `dir` (not directories), relative to it, sorted by name.
+fn list_files(dir: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| !e.file_type().is_dir())
-        .filter_map(|e| {
-            let rel = e.path().strip_prefix(dir).ok()?.to_str()?.to_string();
-            (!carried.contains(rel.as_str())).then_some(rel)
-        })
+        .filter_map(|e| Some(e.path().strip_prefix(dir).ok()?.to_str()?.to_string()))
+        .collect()
+}
+
+/// A warning naming the files of `listed` (under `dir`) that `tree` does not carry, if any.
+fn unlisted(name: &str, dir: &Path, listed: Vec<String>, tree: &TreePlan) -> Option<String> {
+    let carried: std::collections::HashSet<&str> =
+        tree.files.iter().map(|(n, _)| n.as_str()).collect();
+    let mut left: Vec<String> = listed
+        .into_iter()
+        .filter(|rel| !carried.contains(rel.as_str()))
         .collect();
     if left.is_empty() {
         return None;
@@ -438,8 +488,8 @@ fn scan_repo(
                 p.problem(tree, &path, e);
                 continue;
             }
-            let parsed =
-                yum::decompress::decompressed(&bytes[..]).and_then(yum::primary::parse_primary);
+            let parsed = yum::decompress::decompressed(&bytes[..])
+                .and_then(|r| yum::decompress::on_thread(r, |r| yum::primary::parse_primary(r)));
             match parsed {
                 Ok(pk) => packages = pk,
                 Err(e) => {
@@ -512,14 +562,18 @@ pub fn apply_cache(plan: &mut Plan, state: &ExportState) -> Result<usize, StateE
     Ok(hits)
 }
 
-/// Plan the whole catalog (`arrivals`: files still on their way into the fetch cache).
+/// Plan the whole catalog (`arrivals`: files still on their way into the fetch cache;
+/// `known`: objects the receiving side holds, whose files are not looked at).
 pub fn plan(
     catalog: &Catalog,
     arrivals: Option<Arc<Arrivals>>,
+    known: &HashSet<ObjectId>,
 ) -> Result<Plan, Vec<SourceProblem>> {
     let mut p = Planner {
+        known,
         files: Vec::new(),
         by_path: HashMap::new(),
+        dirs: HashMap::new(),
         problems: Vec::new(),
         arrivals,
     };
@@ -557,11 +611,16 @@ pub fn plan(
                 return existing.clone();
             }
             let product = name.rsplit('/').nth(1).unwrap_or("");
-            let tree = scan_tree(p, &name, dir, gpg_keys.get(product));
             // A directory of the operator's (not the cache's copy of a URL) may hold files
-            // no metadata names: they are not carried, and the operator is told.
-            if let Source::Dir(_) = source {
-                warnings.extend(unlisted(&name, dir, &tree));
+            // no metadata names: they are not carried, and the operator is told. The
+            // directory is listed on another core while its metadata is read.
+            let (tree, listed) = std::thread::scope(|s| {
+                let listing = matches!(source, Source::Dir(_)).then(|| s.spawn(|| list_files(dir)));
+                let tree = scan_tree(p, &name, dir, gpg_keys.get(product));
+                (tree, listing.map(|l| l.join().unwrap_or_default()))
+            });
+            if let Some(listed) = listed {
+                warnings.extend(unlisted(&name, dir, listed, &tree));
             }
             trees.push(tree);
             by_dir.insert(canon, name.clone());

@@ -109,6 +109,13 @@ impl Widths {
         m.packs.clear();
         m.objects.clear();
         let len = |m: &Manifest| m.encode().len() as u64;
+        let base_full = len(&m);
+        // The lines of packs, objects and the small files do not depend on the trees: they
+        // are measured on a copy without the trees' file lists (a big repository's are
+        // megabytes), and only the whole base is measured with them.
+        for t in &mut m.trees {
+            t.files.clear();
+        }
         let base = len(&m);
         let name = "9".repeat(12); // up to 10^12 packs
         let pack = Pack {
@@ -151,7 +158,7 @@ impl Widths {
         };
         let (v0, v1) = (vf(0), vf(1));
         Widths {
-            base,
+            base: base_full,
             pack_line,
             object_line: one - piece_len,
             piece: piece_len,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params};
 
 use crate::format::manifest::Manifest;
-use crate::format::{BundleId, ObjectId};
+use crate::format::{BundleId, ObjectId, Sha256Digest};
 use crate::yum::checksum::Checksum;
 
 /// Errors of the state directory.
@@ -108,6 +108,9 @@ pub struct ExportState {
 
 /// The tables of the state database (the columns added later come from
 /// [`ExportState::open`]'s upgrade).
+/// The first bytes of a kept set of known objects (`bundles/<id>.known`).
+const KNOWN_MAGIC: &[u8] = b"ferry-known/1\n";
+
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS bundles(
          id TEXT PRIMARY KEY, organization TEXT NOT NULL, sequence INTEGER NOT NULL,
          created TEXT NOT NULL, base TEXT, made TEXT NOT NULL);
@@ -328,32 +331,108 @@ impl ExportState {
         }
     }
 
-    /// Every object the receiving side holds once it has `base` and what `base` builds on:
-    /// what those bundles carry and what their trees refer to.
-    pub fn known_objects(&self, base: &Manifest) -> Result<HashSet<ObjectId>, StateError> {
+    /// Every object the receiving side holds once it has bundle `id` (whose manifest is
+    /// `base`) and what it builds on: what those bundles carry and what their trees refer
+    /// to. The set is kept beside the manifest (`bundles/<id>.known`), so that the next
+    /// incremental pack reads one file instead of every manifest of the chain.
+    pub fn known_objects(
+        &self,
+        id: &BundleId,
+        base: &Manifest,
+    ) -> Result<HashSet<ObjectId>, StateError> {
+        if let Some(known) = self.read_known(id) {
+            return Ok(known);
+        }
+        // Older states: walk the chain back to the first bundle that has its set kept.
         let mut known: HashSet<ObjectId> = HashSet::new();
-        let mut add = |m: &Manifest| {
+        let add = |known: &mut HashSet<ObjectId>, m: &Manifest| {
             known.extend(m.objects.keys().copied());
             for t in &m.trees {
                 known.extend(t.files.values().copied());
             }
         };
-        add(base);
+        add(&mut known, base);
         let mut next = base.base.as_ref().map(|b| b.bundle);
         let mut seen = HashSet::new();
         while let Some(id) = next {
             if !seen.insert(id) {
                 break;
             }
+            if let Some(earlier) = self.read_known(&id) {
+                known.extend(earlier);
+                break;
+            }
             match self.manifest(&id)? {
                 Some(m) => {
-                    add(&m);
+                    add(&mut known, &m);
                     next = m.base.as_ref().map(|b| b.bundle);
                 }
                 None => break,
             }
         }
+        // Kept only for a bundle of this state (not a `--since` manifest from elsewhere).
+        if self.manifest_path(id).is_file() {
+            self.keep_known(id, &known)?;
+        }
         Ok(known)
+    }
+
+    /// Keep the set of objects the receiving side holds once it has bundle `id`: what it
+    /// builds on (`before`), what it carries and what its trees refer to.
+    pub fn remember_known(
+        &self,
+        id: &BundleId,
+        manifest: &Manifest,
+        before: &HashSet<ObjectId>,
+    ) -> Result<(), StateError> {
+        let mut known = before.clone();
+        known.extend(manifest.objects.keys().copied());
+        for t in &manifest.trees {
+            known.extend(t.files.values().copied());
+        }
+        self.keep_known(id, &known)
+    }
+
+    fn known_path(&self, id: &BundleId) -> PathBuf {
+        self.dir
+            .join("bundles")
+            .join(format!("{}.known", id.to_hex()))
+    }
+
+    /// The kept set of bundle `id`: 32-byte object ids, sorted; `None` if there is none or
+    /// it is not whole (then the chain is walked again).
+    fn read_known(&self, id: &BundleId) -> Option<HashSet<ObjectId>> {
+        let bytes = std::fs::read(self.known_path(id)).ok()?;
+        let body = bytes.strip_prefix(KNOWN_MAGIC)?;
+        if body.len() % 32 != 0 {
+            return None;
+        }
+        Some(
+            body.chunks_exact(32)
+                .map(|c| Sha256Digest(c.try_into().expect("32 bytes")))
+                .collect(),
+        )
+    }
+
+    fn keep_known(&self, id: &BundleId, known: &HashSet<ObjectId>) -> Result<(), StateError> {
+        if self.writable().is_err() {
+            return Ok(());
+        }
+        let mut ids: Vec<&ObjectId> = known.iter().collect();
+        ids.sort();
+        let mut bytes = Vec::with_capacity(KNOWN_MAGIC.len() + 32 * ids.len());
+        bytes.extend_from_slice(KNOWN_MAGIC);
+        for i in ids {
+            bytes.extend_from_slice(&i.0);
+        }
+        let path = self.known_path(id);
+        let tmp = path.with_extension("known.tmp");
+        let io = |source| StateError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
     }
 
     /// The cached SHA-256 of the file at `path`, if its stamp is unchanged and the cache
@@ -650,11 +729,12 @@ impl ExportState {
         // names (harmless), never a record without its manifest.
         for b in &forgotten {
             if let Ok(id) = b.bundle.parse::<BundleId>() {
-                let path = self.manifest_path(&id);
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(StateError::Io { path, source }),
+                for path in [self.manifest_path(&id), self.known_path(&id)] {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => return Err(StateError::Io { path, source }),
+                    }
                 }
             }
         }

@@ -24,11 +24,13 @@ use crate::yum::checksum::{ChecksumKind, Hasher};
 pub const CHUNK: usize = 1 << 20;
 /// Buffers in flight between the threads.
 const IN_FLIGHT: usize = 4;
+/// Files skipped (already at the site) between two progress messages at most.
+const SKIPS_PER_MESSAGE: usize = 1024;
 /// Compressed bytes gathered before they are written as a piece.
 pub const ZSTD_RUN: usize = 16 << 20;
 
 enum Msg {
-    /// A file whose content is already in the bundle.
+    /// Bytes of files whose content is already in the bundle or at the site.
     Skip(u64),
     Begin {
         name: String,
@@ -78,13 +80,26 @@ fn read_files(
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
     };
+    // Skipped bytes are told to the progress in batches: one message per skipped file
+    // would wake the writing thread 50,000 times for a big repository's incremental pack.
+    let mut skipped = 0u64;
+    let mut skips = 0usize;
     for (i, f) in files.iter().enumerate() {
         if let Some(id) = f.known_id
             && sent.contains(&id)
         {
             ids.push(id);
-            tx.send(Msg::Skip(f.size)).map_err(|_| gone())?;
+            skipped += f.size;
+            skips += 1;
+            if skips.is_multiple_of(SKIPS_PER_MESSAGE) {
+                tx.send(Msg::Skip(std::mem::take(&mut skipped)))
+                    .map_err(|_| gone())?;
+            }
             continue;
+        }
+        if skipped > 0 {
+            tx.send(Msg::Skip(std::mem::take(&mut skipped)))
+                .map_err(|_| gone())?;
         }
         // A package still being fetched: read once it is in the cache, checked.
         if f.pending
@@ -114,6 +129,9 @@ fn read_files(
         let duplicate = !sent.insert(id);
         tx.send(Msg::End { id, duplicate }).map_err(|_| gone())?;
         ids.push(id);
+    }
+    if skipped > 0 {
+        tx.send(Msg::Skip(skipped)).map_err(|_| gone())?;
     }
     Ok(ReadLog { ids, read })
 }

@@ -2,7 +2,7 @@
 //! against the pack it foretells, the bundles made, forgetting them, and a bundle written
 //! again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::state::ExportState;
@@ -450,4 +450,80 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &dst).unwrap();
         }
     }
+}
+
+#[test]
+fn an_incremental_pack_reads_the_kept_known_set_and_leaves_known_files_unread() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("baseos");
+    copy_dir(&testdata().join("library/repos/baseos"), &src);
+    let text = format!(
+        "organization = \"acme\"\n\n[[product]]\nlabel = \"acme-os\"\nname = \"ACME OS 9\"\n\n[[product.repository]]\nlabel = \"baseos\"\nname = \"BaseOS\"\npath = \"{}\"\n",
+        src.display()
+    );
+    std::fs::write(d.path().join("c.toml"), text).unwrap();
+    let cat = crate::catalog::load(&d.path().join("c.toml")).unwrap();
+    let key = key();
+    let first = pack(
+        &cat,
+        &key,
+        &options(d.path(), "first", None, false),
+        &Silent,
+    )
+    .unwrap();
+    // The set of what the site holds after bundle 1 is kept beside its manifest.
+    let state = ExportState::open(&d.path().join("site.state")).unwrap();
+    let kept = d
+        .path()
+        .join("site.state/bundles")
+        .join(format!("{}.known", first.bundle.to_hex()));
+    assert!(kept.is_file());
+    let m1 = manifest_of(&first.volumes[0]);
+    let from_kept = state.known_objects(&first.bundle, &m1).unwrap();
+    let mut expected: HashSet<ObjectId> = m1.objects.keys().copied().collect();
+    for t in &m1.trees {
+        expected.extend(t.files.values().copied());
+    }
+    assert_eq!(from_kept, expected);
+    drop(state);
+
+    // A package the site has: not looked at by the next pack, even once it is gone from
+    // the source; the tree still names it by its object, and nothing is carried for it.
+    let rpm = walkdir::WalkDir::new(src.join("Packages"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "rpm"))
+        .unwrap()
+        .into_path();
+    let rel = rpm
+        .strip_prefix(&src)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let want = m1.trees[0].files[&rel];
+    std::fs::remove_file(&rpm).unwrap();
+    let second = pack(
+        &cat,
+        &key,
+        &options(d.path(), "second", None, true),
+        &Silent,
+    )
+    .unwrap();
+    let m2 = manifest_of(&second.volumes[0]);
+    assert_eq!(m2.trees[0].files[&rel], want);
+    assert!(m2.objects.is_empty(), "nothing changed: nothing carried");
+    // Only repomd.xml and the primary metadata (the package list) are read.
+    assert_eq!(second.files_read, 2, "{second:?}");
+
+    // Forgetting bundle 2 forgets its kept set too.
+    let kept2 = d
+        .path()
+        .join("site.state/bundles")
+        .join(format!("{}.known", second.bundle.to_hex()));
+    assert!(kept2.is_file());
+    let state = ExportState::open(&d.path().join("site.state")).unwrap();
+    state.forget(Some("acme"), 2).unwrap();
+    assert!(!kept2.exists());
+    assert!(kept.exists());
 }

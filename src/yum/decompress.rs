@@ -20,7 +20,9 @@ const SNIFF_LEN: usize = 6;
 /// Only the first few bytes are read here. Corrupt or truncated compressed data shows up later as
 /// an [`io::Error`] from the returned reader whose message names the format (the parsers turn it
 /// into [`YumError::Io`]). zchunk input is refused with [`YumError::UnsupportedCompression`].
-pub fn decompressed<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn BufRead + 'a>, YumError> {
+pub fn decompressed<'a, R: BufRead + Send + 'a>(
+    mut r: R,
+) -> Result<Box<dyn BufRead + Send + 'a>, YumError> {
     let mut head = [0u8; SNIFF_LEN];
     let mut n = 0;
     while n < SNIFF_LEN {
@@ -68,11 +70,97 @@ pub fn decompressed<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn BufRead + '
     }
 }
 
-fn labelled<'a, R: Read + 'a>(format: &'static str, inner: R) -> Box<dyn BufRead + 'a> {
+fn labelled<'a, R: Read + Send + 'a>(
+    format: &'static str,
+    inner: R,
+) -> Box<dyn BufRead + Send + 'a> {
     Box::new(BufReader::with_capacity(
         64 * 1024,
         Labelled { format, inner },
     ))
+}
+
+/// Bytes handed from the decompressing thread at a time.
+const THREAD_CHUNK: usize = 256 * 1024;
+
+/// Run `consume` over what `r` yields while `r` (a decompressor) runs on a thread of its
+/// own: a big primary.xml is decompressed on one core while it is parsed on the other.
+/// At most a few chunks wait between the two; an error reading `r` reaches `consume` as the
+/// same error, where it happened in the stream.
+pub fn on_thread<T>(
+    r: Box<dyn BufRead + Send + '_>,
+    consume: impl FnOnce(&mut dyn BufRead) -> T,
+) -> T {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        s.spawn(move || {
+            let mut r = r;
+            loop {
+                let mut chunk = vec![0u8; THREAD_CHUNK];
+                let mut n = 0;
+                let end = loop {
+                    match r.read(&mut chunk[n..]) {
+                        Ok(0) => break Ok(true),
+                        Ok(k) => {
+                            n += k;
+                            if n == chunk.len() {
+                                break Ok(false);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                chunk.truncate(n);
+                let stop = !matches!(end, Ok(false));
+                if n > 0 && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Err(e) = end {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if stop {
+                    return;
+                }
+            }
+        });
+        let mut reader = BufReader::with_capacity(
+            THREAD_CHUNK,
+            Chunks {
+                rx,
+                cur: Vec::new(),
+                at: 0,
+            },
+        );
+        consume(&mut reader)
+        // Dropping the reader ends the thread at its next send, if it is not done.
+    })
+}
+
+/// The consuming side of [`on_thread`].
+struct Chunks {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.cur.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.cur = chunk?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.at);
+        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Prefixes decoder errors with the compression format, so "unexpected end of file" becomes
@@ -244,5 +332,37 @@ mod tests {
                 Err(YumError::UnsupportedCompression("zchunk"))
             ));
         }
+    }
+
+    #[test]
+    fn on_a_thread_the_bytes_and_the_errors_arrive_as_they_would_in_line() {
+        let text: Vec<u8> = (0..(3 * THREAD_CHUNK + 999))
+            .map(|i| b"<a>xyz</a>\n"[i % 11])
+            .collect();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&text).unwrap();
+        let gz = e.finish().unwrap();
+        let got = on_thread(decompressed(&gz[..]).unwrap(), |r| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            v
+        });
+        assert_eq!(got, text);
+        // Truncated: what came before arrives, then the decoder's error, labelled.
+        let cut = &gz[..gz.len() / 2];
+        let (n, err) = on_thread(decompressed(cut).unwrap(), |r| {
+            let mut v = Vec::new();
+            let e = r.read_to_end(&mut v).unwrap_err();
+            (v.len(), e)
+        });
+        assert!(n > 0 && n < text.len());
+        assert!(err.to_string().starts_with("gzip data: "), "{err}");
+        // A consumer that stops early does not wait for the rest.
+        let first = on_thread(decompressed(&gz[..]).unwrap(), |r| {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b).unwrap();
+            b
+        });
+        assert_eq!(&first, b"<a>x");
     }
 }

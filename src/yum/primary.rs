@@ -253,6 +253,10 @@ impl Handler for Parser {
         Ok(())
     }
 
+    fn wants_text(&self, depth: usize) -> bool {
+        self.capture.as_ref().is_some_and(|c| c.depth == depth)
+    }
+
     fn text(&mut self, path: &[String], text: &str) -> Result<(), YumError> {
         if let Some(cap) = self.capture.as_mut().filter(|c| c.depth == path.len()) {
             let ctx = || format!("<{}>", path.last().map_or("", String::as_str));

@@ -190,6 +190,10 @@ pub(crate) trait Handler {
     fn end(&mut self, path: &[String], name: &str) -> Result<(), YumError>;
     /// Character data directly inside the innermost element of `path` (entities resolved).
     fn text(&mut self, path: &[String], text: &str) -> Result<(), YumError>;
+    /// Whether [`Handler::text`] wants the text of an element at this depth (`path.len()`).
+    fn wants_text(&self, _depth: usize) -> bool {
+        true
+    }
 }
 
 /// Deepest element nesting accepted (real metadata nests 4-5 levels).
@@ -277,6 +281,9 @@ pub(crate) fn drive<R: io::BufRead>(
                 h.end(path, &rest[0])?;
                 root_closed |= depth == 0;
             }
+            // Text the handler does not collect (the indentation between elements, most
+            // of a big primary.xml; quick-xml has already decoded it) is not copied.
+            Event::Text(_) if depth > 0 && !h.wants_text(depth) => {}
             Event::Text(t) if depth > 0 => h.text(&names[..depth], &t.xml10_content())?,
             Event::CData(t) if depth > 0 => h.text(&names[..depth], &t.xml10_content())?,
             Event::GeneralRef(r) if depth > 0 => {
