@@ -18,81 +18,8 @@ use crate::format::constants::MAX_NAME;
 use crate::format::manifest::is_label;
 use crate::format::toml_out;
 
-/// The `ferry catalog` subcommands.
-#[derive(clap::Subcommand, Debug)]
-pub enum CatalogCommand {
-    /// Write a catalog from a dnf .repo file: one repository per enabled section, with its
-    /// URL, TLS client options and credentials (a password is never copied: the catalog
-    /// names an environment variable to hold it).
-    #[command(after_help = repofile::GROUP_HELP)]
-    FromRepofile {
-        /// The .repo file.
-        #[arg(value_name = "FILE.repo")]
-        file: PathBuf,
-        /// The organization label of the catalog.
-        #[arg(long, value_name = "ORG")]
-        organization: String,
-        /// Value of $basearch (e.g. x86_64).
-        #[arg(long, value_name = "ARCH")]
-        basearch: Option<String>,
-        /// Value of $releasever (e.g. 9 or 9.4; also sets $releasever_major and $releasever_minor).
-        #[arg(long, value_name = "VER")]
-        releasever: Option<String>,
-        /// Any other variable, as in /etc/dnf/vars (repeat for several).
-        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-        vars: Vec<(String, String)>,
-        /// How sections become products: gpgkey, file or section (see below).
-        #[arg(
-            long,
-            value_enum,
-            value_name = "RULE",
-            default_value = "gpgkey",
-            hide_possible_values = true
-        )]
-        group: RepoGroup,
-        /// Where the catalog goes.
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Write a catalog for every yum repository (a directory holding repodata/repomd.xml)
-    /// under a directory.
-    #[command(after_help = scan::GROUP_HELP)]
-    Scan {
-        /// The directory to search (symbolic links are not followed).
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-        /// The organization label of the catalog.
-        #[arg(long, value_name = "ORG")]
-        organization: String,
-        /// How repositories become products: parent or section (see below).
-        #[arg(
-            long,
-            value_enum,
-            value_name = "RULE",
-            default_value = "parent",
-            hide_possible_values = true
-        )]
-        group: ScanGroup,
-        /// Where the catalog goes.
-        #[command(flatten)]
-        output: Output,
-    },
-}
-
-/// Where the catalog goes.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Output {
-    /// Write the catalog to this file instead of standard output (for scan, the paths in it
-    /// are then relative to the file's directory, else to the current directory).
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// Replace FILE if it exists.
-    #[arg(long, requires = "out")]
-    force: bool,
-}
-
 /// How `from-repofile` groups sections into products.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RepoGroup {
     /// Sections with the same gpgkey form one product, labelled after the key file
     /// (RPM-GPG-KEY-redhat-release: redhat-release); sections without one form "unsigned".
@@ -104,7 +31,7 @@ pub enum RepoGroup {
 }
 
 /// How `scan` groups repositories into products.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanGroup {
     /// Repositories in the same parent directory form one product, labelled after that
     /// directory's name.
@@ -170,62 +97,8 @@ pub enum GenError {
     Exists(PathBuf),
 }
 
-fn parse_var(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((n, v)) if repofile::is_var_name(n) => Ok((n.to_string(), v.to_string())),
-        _ => Err(format!(
-            "{s:?}: give NAME=VALUE, NAME made of A-Z a-z 0-9 _"
-        )),
-    }
-}
-
-/// Run a `ferry catalog` subcommand: write the catalog to standard output or `--out`.
-pub fn run(cmd: CatalogCommand) -> Result<i32, GenError> {
-    let (text, Output { out, force }) = match cmd {
-        CatalogCommand::FromRepofile {
-            file,
-            organization,
-            basearch,
-            releasever,
-            vars,
-            group,
-            output,
-        } => {
-            let opts = repofile::Options {
-                organization,
-                basearch,
-                releasever,
-                vars,
-                group,
-            };
-            (repofile::generate(&file, &opts)?, output)
-        }
-        CatalogCommand::Scan {
-            dir,
-            organization,
-            group,
-            output,
-        } => (
-            scan::generate(&dir, &organization, group, output.out.as_deref())?,
-            output,
-        ),
-    };
-    match out {
-        None => print!("{text}"),
-        Some(path) => {
-            write_new(&path, &text, force)?;
-            eprintln!(
-                "wrote {}: review it, then ferry pack --catalog {}",
-                path.display(),
-                path.display()
-            );
-        }
-    }
-    Ok(0)
-}
-
 /// Write `text` to `path`, refusing to replace a file unless `force`.
-fn write_new(path: &Path, text: &str, force: bool) -> Result<(), GenError> {
+pub fn write_new(path: &Path, text: &str, force: bool) -> Result<(), GenError> {
     let io = |error| GenError::Io {
         path: path.to_path_buf(),
         error,

@@ -9,21 +9,6 @@ use std::path::Path;
 
 use super::{Doc, GenError, Labels, Product, Repo, RepoGroup, Value};
 
-/// The grouping rules, for `--help`.
-pub const GROUP_HELP: &str = "\
-Grouping rules (--group RULE):
-  gpgkey   (default) sections with the same gpgkey form one product, labelled after the
-           key file's name without RPM-GPG-KEY- (RPM-GPG-KEY-redhat-release: redhat-release);
-           sections without a gpgkey form the product \"unsigned\"
-  file     one product for the whole file, labelled after the file's name without .repo
-  section  one product per section, labelled as the section
-
-Each enabled section becomes a repository labelled as the section. Left out, and listed in a
-comment at the top: disabled sections (enabled=0), sections with only a mirrorlist or
-metalink, and baseurls other than http://, https:// and file://. A gpgkey file:///PATH
-becomes the product's gpg_key; an http(s) gpgkey is left for you to download. A password is
-never copied: the catalog names an environment variable (password_env) to hold it.";
-
 /// What `from-repofile` needs besides the file.
 #[derive(Debug, Clone)]
 pub struct Options {

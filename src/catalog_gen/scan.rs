@@ -4,19 +4,6 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Doc, GenError, Labels, Product, Repo, ScanGroup, Value};
 
-/// The grouping rules, for `--help`.
-pub const GROUP_HELP: &str = "\
-Grouping rules (--group RULE):
-  parent   (default) repositories in the same parent directory form one product, labelled
-           after that directory's name
-  section  one product per repository, labelled as the repository
-
-A repository is a directory holding repodata/repomd.xml (or a kickstart tree's .treeinfo);
-the search does not go into one and follows no symbolic link. A repository's label is made
-from its path under DIR. The nearest RPM-GPG-KEY* file in the repository's directory or a
-directory above it, up to DIR, is the key of its product (gpg_key) when all the product's
-repositories have the same one.";
-
 /// A repository found.
 #[derive(Debug)]
 struct Found {

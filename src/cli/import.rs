@@ -121,11 +121,26 @@ pub fn print_outcome(outcome: &import::Outcome) {
             );
         }
         import::Outcome::AlreadyImported {
-            bundle, imported, ..
+            bundle,
+            imported,
+            copy_of: None,
+            ..
         } => {
             say!(
                 "bundle {} was already imported on {imported}: nothing to do",
                 &bundle[..16]
+            );
+        }
+        import::Outcome::AlreadyImported {
+            bundle,
+            imported,
+            copy_of: Some(held),
+            ..
+        } => {
+            say!(
+                "bundle {} is another copy of bundle {} (the same bundle, written again onto other media), which was imported on {imported}: nothing to do",
+                &bundle[..16],
+                &held[..held.len().min(16)]
             );
         }
     }

@@ -134,6 +134,10 @@ pub enum Outcome {
         imported: String,
         /// Published links an interrupted earlier run had left to finish.
         republished: usize,
+        /// The bundle id of the physical copy the store imported, when it is not this one
+        /// (`pack --again` wrote the same logical bundle again).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        copy_of: Option<String>,
     },
 }
 
@@ -380,7 +384,7 @@ fn run_locked(
     }
     let id = bundle.id.to_hex();
     let (rollback, staged) = match admit(store, bundle, opts.allow_rollback)? {
-        Admission::AlreadyImported { imported } => {
+        Admission::AlreadyImported { imported, copy_of } => {
             // Nothing to do, if the media are what they claim: check them as a new import
             // would.
             let p = pass::run(bundle, &set.volumes, Depth::Objects, &mut Discard, progress)
@@ -392,6 +396,7 @@ fn run_locked(
                 bundle: id,
                 imported,
                 republished,
+                copy_of,
             });
         }
         Admission::New { rollback, staged } => (rollback, staged),
@@ -591,6 +596,8 @@ pub enum Admission {
     AlreadyImported {
         /// When it was imported.
         imported: String,
+        /// The id of the physical copy imported, when it is another one.
+        copy_of: Option<String>,
     },
     /// It may be imported.
     New {
@@ -611,11 +618,17 @@ pub fn admit(
 ) -> Result<Admission, ImportError> {
     let id = bundle.id.to_hex();
     if let Some(imported) = store.db.bundle_imported(&id)? {
-        return Ok(Admission::AlreadyImported { imported });
+        return Ok(Admission::AlreadyImported {
+            imported,
+            copy_of: None,
+        });
     }
     // Another physical copy of a bundle the store holds (`ferry pack --again`).
-    if let Some((_, imported)) = copies::imported_copy(store, &bundle.manifest)? {
-        return Ok(Admission::AlreadyImported { imported });
+    if let Some((held, imported)) = copies::imported_copy(store, &bundle.manifest)? {
+        return Ok(Admission::AlreadyImported {
+            imported,
+            copy_of: Some(held),
+        });
     }
     rotation::check_not_rotated(store, &id, &bundle.manifest)?;
     let rollback = check_stream(store, &id, &bundle.manifest, allow_rollback)?;

@@ -69,6 +69,26 @@ pub enum StateError {
         /// The organizations it holds bundles of.
         organizations: Vec<String>,
     },
+    /// `forget` would go below a key rotation: the new key's statement covers only the
+    /// sequences from its `since` on.
+    #[error(
+        "sequence {sequence} of {organization} was made before key {old} was rotated to key {new}, which signs from sequence {since} on: forgotten, sequence {sequence} would be the new key's to sign, and no rotation statement covers that, so no site would take it. Only bundles of sequence {since} and later can be forgotten; nothing was forgotten"
+    )]
+    BeforeRotation {
+        /// The organization.
+        organization: String,
+        /// The sequence asked for.
+        sequence: u64,
+        /// The first sequence of the new key.
+        since: u64,
+        /// The key rotated away.
+        old: crate::format::KeyId,
+        /// Its successor.
+        new: crate::format::KeyId,
+    },
+    /// The key rotations the state records cannot be read.
+    #[error(transparent)]
+    Rotations(Box<super::rotation::RotationError>),
     /// A manifest in the state does not parse.
     #[error("{}: {source}", path.display())]
     Manifest {
@@ -711,6 +731,23 @@ impl ExportState {
                 organization: org,
                 sequence,
                 made: made.iter().map(|b| b.sequence).collect(),
+            });
+        }
+        // A rotation's statement covers the new key from its first sequence on: forgetting
+        // a bundle of the old key would leave the new key a sequence nobody vouches for.
+        let rotations =
+            super::rotation::load(&self.dir).map_err(|e| StateError::Rotations(Box::new(e)))?;
+        if let Some(r) = rotations
+            .iter()
+            .filter(|r| r.organization == org && sequence < r.statement.since)
+            .min_by_key(|r| r.statement.since)
+        {
+            return Err(StateError::BeforeRotation {
+                organization: org,
+                sequence,
+                since: r.statement.since,
+                old: r.statement.old,
+                new: r.statement.new.id,
             });
         }
         let (forgotten, kept): (Vec<BundleInfo>, Vec<BundleInfo>) =

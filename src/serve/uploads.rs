@@ -916,13 +916,20 @@ fn check_head(store: &Path, dir: &Path, job_bundle: Option<BundleId>) -> Head {
     }
     match import::admit(&store, bundle, false) {
         Err(e) => Head::Refused(e.to_string()),
-        Ok(Admission::AlreadyImported { imported }) => Head::Skipped {
+        Ok(Admission::AlreadyImported { imported, copy_of }) => Head::Skipped {
             volume: Some(number),
             bundle: Some(bundle.id),
-            why: format!(
-                "bundle {} was already imported ({imported}); nothing to do",
-                bundle.id.short()
-            ),
+            why: match copy_of {
+                None => format!(
+                    "bundle {} was already imported ({imported}); nothing to do",
+                    bundle.id.short()
+                ),
+                Some(held) => format!(
+                    "bundle {} is another copy of bundle {}, already imported ({imported}); nothing to do",
+                    bundle.id.short(),
+                    &held[..held.len().min(16)]
+                ),
+            },
         },
         Ok(Admission::New { staged, .. }) if staged.contains(&number) => Head::Skipped {
             volume: Some(number),

@@ -525,6 +525,98 @@ fn a_rotated_key_continues_the_stream_and_the_site_follows() {
     assert!(e.to_string().contains("which is not trusted"), "{e}");
 }
 
+/// Around a rotation: a trip made before it is written again with the key that signed it
+/// (the new key is told so), and a site that missed it takes the copy, then the rotation;
+/// `bundles forget` goes back to the rotation's first sequence and no further, and the
+/// bundle made again for that sequence carries the statement again.
+#[test]
+fn trips_around_a_rotation_are_made_again_and_forgotten_as_far_as_the_statement_allows() {
+    let site = Site::new();
+    let old = site.path("old");
+    keys::generate(&old, false).unwrap();
+    let old_state = ferry::pack::state::default_dir(&key(&old));
+    let b1 = site.pack(&key(&old), &old_state, "trip1", false).unwrap();
+    site.content("v2");
+    let b2 = site.pack(&key(&old), &old_state, "trip2", true).unwrap();
+    let new = site.path("new");
+    let r = keys::rotate(&rotate_opts(&key(&old), &new)).unwrap();
+    let new_state = ferry::pack::state::default_dir(&key(&new));
+    site.content("v3");
+    let b3 = site.pack(&key(&new), &new_state, "trip3", true).unwrap();
+    assert_eq!(manifest_of(&b3[0]).sequence, 3);
+
+    // Trip 2 again (from its sources): the new key did not sign it and says whose it is.
+    site.content("v2");
+    let again = |k: &Path, out: &str| {
+        run(ferry()
+            .args(["pack", "--again", "2", "--catalog"])
+            .arg(&site.catalog)
+            .arg("--key")
+            .arg(key(k))
+            .arg("--state")
+            .arg(&new_state)
+            .arg("--out")
+            .arg(site.path(out)))
+    };
+    let (code, _, err) = again(&new, "again-new");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "was signed by key {}, not by this key {}",
+            r.old.id, r.new.id
+        )),
+        "{err}"
+    );
+    assert!(volumes(&site.path("again-new")).is_empty());
+    // With the old key it is written again, signed by the old key.
+    let (code, _, err) = again(&old, "again-old");
+    assert_eq!(code, 0, "{err}");
+    let copy = volumes(&site.path("again-old"));
+    let mc = manifest_of(&copy[0]);
+    assert_eq!((mc.sequence, mc.signer), (2, r.old.id));
+    assert_eq!(mc.logical_id(), manifest_of(&b2[0]).logical_id());
+    // A site that trusts the old key and lost trip 2 takes the copy, then the rotation.
+    let store = site.path("store");
+    trust_add(&store, &public(&old));
+    site.import(&store, &b1, false).unwrap();
+    site.import(&store, &copy, false).unwrap();
+    site.import(&store, &b3, false).unwrap();
+    assert_eq!(trusted(&store), vec![r.new.id.to_string()]);
+
+    // Forgetting below the rotation's first sequence is refused, naming it; nothing goes.
+    let forget = |seq: &str| {
+        run(ferry()
+            .args(["bundles", "forget", "--key"])
+            .arg(key(&new))
+            .arg(seq))
+    };
+    let (code, _, err) = forget("2");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "sequence 2 of acme was made before key {} was rotated to key {}, which signs from sequence 3 on",
+            r.old.id, r.new.id
+        )) && err.contains("nothing was forgotten"),
+        "{err}"
+    );
+    let st = ferry::pack::state::ExportState::open_read_only(&new_state).unwrap();
+    assert_eq!(st.list(Some("acme")).unwrap().len(), 3);
+    drop(st);
+    // Forgetting the rotation's own trip is allowed: made again, it carries the statement.
+    let (code, _, err) = forget("3");
+    assert_eq!(code, 0, "{err}");
+    site.content("v3");
+    let b3b = site.pack(&key(&new), &new_state, "trip3b", true).unwrap();
+    let m = manifest_of(&b3b[0]);
+    assert_eq!((m.sequence, m.rotations.len()), (3, 1));
+    let store2 = site.path("store2");
+    trust_add(&store2, &public(&old));
+    site.import(&store2, &b1, false).unwrap();
+    site.import(&store2, &b2, false).unwrap();
+    site.import(&store2, &b3b, false).unwrap();
+    assert_eq!(trusted(&store2), vec![r.new.id.to_string()]);
+}
+
 /// A statement that the old key did not sign (a key of the attacker's, given the old
 /// key's number) gives the attacker's key no trust.
 #[test]
