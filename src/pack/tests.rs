@@ -378,15 +378,7 @@ fn a_bundle_written_again_is_the_same_logical_bundle_on_other_media() {
 #[test]
 fn a_bundle_is_not_written_again_from_sources_that_changed() {
     let d = tempfile::tempdir().unwrap();
-    // A copy of BaseOS the test may damage.
-    let src = d.path().join("baseos");
-    copy_dir(&testdata().join("library/repos/baseos"), &src);
-    let text = format!(
-        "organization = \"acme\"\n\n[[product]]\nlabel = \"acme-os\"\nname = \"ACME OS 9\"\n\n[[product.repository]]\nlabel = \"baseos\"\nname = \"BaseOS\"\npath = \"{}\"\n",
-        src.display()
-    );
-    std::fs::write(d.path().join("c.toml"), text).unwrap();
-    let cat = crate::catalog::load(&d.path().join("c.toml")).unwrap();
+    let (src, cat) = own_baseos(d.path());
     let key = key();
     pack(
         &cat,
@@ -437,6 +429,18 @@ fn a_bundle_is_not_written_again_from_sources_that_changed() {
     );
 }
 
+/// A copy of BaseOS under `dir` that the test may change, and a catalog of it alone.
+fn own_baseos(dir: &Path) -> (PathBuf, Catalog) {
+    let src = dir.join("baseos");
+    copy_dir(&testdata().join("library/repos/baseos"), &src);
+    let text = format!(
+        "organization = \"acme\"\n\n[[product]]\nlabel = \"acme-os\"\nname = \"ACME OS 9\"\n\n[[product.repository]]\nlabel = \"baseos\"\nname = \"BaseOS\"\npath = \"{}\"\n",
+        src.display()
+    );
+    std::fs::write(dir.join("c.toml"), text).unwrap();
+    (src, crate::catalog::load(&dir.join("c.toml")).unwrap())
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from)
         .into_iter()
@@ -455,14 +459,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn an_incremental_pack_reads_the_kept_known_set_and_leaves_known_files_unread() {
     let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("baseos");
-    copy_dir(&testdata().join("library/repos/baseos"), &src);
-    let text = format!(
-        "organization = \"acme\"\n\n[[product]]\nlabel = \"acme-os\"\nname = \"ACME OS 9\"\n\n[[product.repository]]\nlabel = \"baseos\"\nname = \"BaseOS\"\npath = \"{}\"\n",
-        src.display()
-    );
-    std::fs::write(d.path().join("c.toml"), text).unwrap();
-    let cat = crate::catalog::load(&d.path().join("c.toml")).unwrap();
+    let (src, cat) = own_baseos(d.path());
     let key = key();
     let first = pack(
         &cat,

@@ -470,3 +470,17 @@ pub fn crash_trace(trace: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Files under the store's upload area (any pack bytes the server kept).
+pub fn upload_files(store: &Path) -> Vec<String> {
+    let d = store.join("uploads");
+    if !d.exists() {
+        return Vec::new();
+    }
+    walkdir::WalkDir::new(&d)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(&d).unwrap().display().to_string())
+        .collect()
+}

@@ -243,20 +243,6 @@ fn object_count(store: &Path) -> usize {
         .count()
 }
 
-/// Files under the store's upload area (any pack bytes the server kept).
-fn upload_files(store: &Path) -> Vec<String> {
-    let d = store.join("uploads");
-    if !d.exists() {
-        return Vec::new();
-    }
-    walkdir::WalkDir::new(&d)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(&d).unwrap().display().to_string())
-        .collect()
-}
-
 /// Send a PATCH that announces `length` bytes but breaks off after `sent`, as a lost
 /// connection does.
 pub(super) fn interrupted_patch(

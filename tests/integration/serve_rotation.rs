@@ -20,20 +20,6 @@ fn push(s: &Server, token_file: &Path, vols: &[PathBuf]) -> (i32, String, String
         .args(vols))
 }
 
-/// Files under the store's upload area.
-fn upload_files(store: &Path) -> Vec<String> {
-    let d = store.join("uploads");
-    if !d.exists() {
-        return Vec::new();
-    }
-    walkdir::WalkDir::new(&d)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(&d).unwrap().display().to_string())
-        .collect()
-}
-
 /// A key's id, as the CLI and the messages give it.
 fn key_id(prefix: &Path) -> String {
     ferry::keys::load_public(&public(prefix))
