@@ -116,10 +116,14 @@ impl Batch {
         }
         self.writeback.finish()?;
         sync_filesystem(&self.root).map_err(at(&self.root))?;
+        let mut made = std::collections::HashSet::new();
         for (id, tmp) in std::mem::take(&mut self.pending) {
             let dest = path(&self.root, &id);
             let dir = dest.parent().expect("objects have a parent");
-            std::fs::create_dir_all(dir).map_err(at(dir))?;
+            if !made.contains(dir) {
+                std::fs::create_dir_all(dir).map_err(at(dir))?;
+                made.insert(dir.to_path_buf());
+            }
             std::fs::rename(&tmp, &dest).map_err(at(&dest))?;
             crate::crashpoint::hit("object-stored");
         }

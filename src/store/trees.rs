@@ -90,11 +90,15 @@ pub fn build(
     };
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(io(&work))?;
+    let mut made = std::collections::HashSet::new();
     for (path, oid) in &tree.files {
         // Paths were checked when the manifest was parsed: normal components only.
         let file = work.join(path);
-        if let Some(parent) = file.parent() {
+        if let Some(parent) = file.parent()
+            && !made.contains(parent)
+        {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
+            made.insert(parent.to_path_buf());
         }
         let object = objects::path(root, oid);
         match std::fs::hard_link(&object, &file) {

@@ -15,7 +15,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -25,10 +25,15 @@ use super::objects::at;
 const CHUNK: usize = 1 << 20;
 /// Buffers waiting for the thread at most.
 const IN_FLIGHT: usize = 6;
+/// Empty buffers kept for reuse at most (the rest are freed): with the ones in flight and
+/// the one being filled, the buffers that exist at any time.
+const SPARE: usize = IN_FLIGHT + 2;
 
 enum Cmd {
     /// Create (or truncate) the file for slot.
     Create(u64, PathBuf),
+    /// A whole file at once (one that fits in a chunk): create, write, make read-only, close.
+    Whole(PathBuf, Vec<u8>),
     /// Append to slot's file.
     Data(u64, Vec<u8>),
     /// Slot's file is complete: make it read-only and close it.
@@ -57,6 +62,13 @@ impl Conduit {
             .map(|(kind, message)| std::io::Error::new(*kind, message.clone()))
     }
 
+    /// An empty buffer of [`CHUNK`] bytes: a spare one, or a new one.
+    fn buffer(&self) -> Vec<u8> {
+        self.free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+    }
+
     fn send(&self, cmd: Cmd) -> std::io::Result<()> {
         self.tx
             .send(cmd)
@@ -74,7 +86,7 @@ impl Writeback {
     /// Start the thread.
     pub fn start() -> Self {
         let (tx, rx) = sync_channel(IN_FLIGHT);
-        let (free_tx, free) = channel();
+        let (free_tx, free) = sync_channel(SPARE);
         let failed = Arc::new(Mutex::new(None));
         let thread = {
             let failed = failed.clone();
@@ -103,12 +115,14 @@ impl Writeback {
         }
         let slot = c.next.get();
         c.next.set(slot + 1);
-        c.send(Cmd::Create(slot, path.clone()))?;
+        // Created on the thread with its first chunk, or whole when it is closed: a small
+        // object is one message, not three.
         Ok(PendingFile {
             conduit: c.clone(),
             slot,
             path: Some(path),
-            buf: Vec::new(),
+            created: false,
+            buf: c.buffer(),
         })
     }
 
@@ -151,6 +165,8 @@ pub struct PendingFile {
     slot: u64,
     /// `None` once closed.
     path: Option<PathBuf>,
+    /// Whether the thread was told to create it (it had more than a chunk).
+    created: bool,
     buf: Vec<u8>,
 }
 
@@ -159,11 +175,12 @@ impl PendingFile {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let next = self
-            .conduit
-            .free
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        if !self.created {
+            let path = self.path.clone().expect("open until closed");
+            self.conduit.send(Cmd::Create(self.slot, path))?;
+            self.created = true;
+        }
+        let next = self.conduit.buffer();
         let full = std::mem::replace(&mut self.buf, next);
         self.conduit.send(Cmd::Data(self.slot, full))
     }
@@ -171,9 +188,18 @@ impl PendingFile {
     /// The last bytes go to the thread, which makes the file read-only and closes it; the
     /// path it is at.
     pub fn close(mut self) -> std::io::Result<PathBuf> {
-        self.hand_over()?;
-        self.conduit.send(Cmd::Close(self.slot))?;
-        Ok(self.path.take().expect("open until closed"))
+        let path = self.path.take().expect("open until closed");
+        if self.created {
+            let last = std::mem::take(&mut self.buf);
+            if !last.is_empty() {
+                self.conduit.send(Cmd::Data(self.slot, last))?;
+            }
+            self.conduit.send(Cmd::Close(self.slot))?;
+        } else {
+            let whole = std::mem::take(&mut self.buf);
+            self.conduit.send(Cmd::Whole(path.clone(), whole))?;
+        }
+        Ok(path)
     }
 }
 
@@ -184,9 +210,6 @@ impl Write for PendingFile {
                 return Err(e);
             }
             self.hand_over()?;
-        }
-        if self.buf.capacity() < CHUNK {
-            self.buf.reserve_exact(CHUNK - self.buf.len());
         }
         let n = data.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
@@ -199,13 +222,15 @@ impl Write for PendingFile {
 
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
+        if let Some(path) = self.path.take()
+            && self.created
+        {
             let _ = self.conduit.send(Cmd::Remove(self.slot, path));
         }
     }
 }
 
-fn run(rx: Receiver<Cmd>, free: Sender<Vec<u8>>, failed: Failed) {
+fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
     let mut files: HashMap<u64, (File, PathBuf)> = HashMap::new();
     let fail = |e: std::io::Error| {
         let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
@@ -221,6 +246,17 @@ fn run(rx: Receiver<Cmd>, free: Sender<Vec<u8>>, failed: Failed) {
                 }
                 Err(e) => fail(at(&path)(e)),
             },
+            Cmd::Whole(path, mut buf) => {
+                let written = File::create(&path).and_then(|mut f| {
+                    f.write_all(&buf)?;
+                    read_only(&f)
+                });
+                if let Err(e) = written {
+                    fail(at(&path)(e));
+                }
+                buf.clear();
+                let _ = free.try_send(buf);
+            }
             Cmd::Data(slot, mut buf) => {
                 if let Some((f, path)) = files.get_mut(&slot)
                     && let Err(e) = f.write_all(&buf)
@@ -229,7 +265,7 @@ fn run(rx: Receiver<Cmd>, free: Sender<Vec<u8>>, failed: Failed) {
                     files.remove(&slot);
                 }
                 buf.clear();
-                let _ = free.send(buf);
+                let _ = free.try_send(buf);
             }
             Cmd::Close(slot) => {
                 if let Some((f, path)) = files.remove(&slot)
@@ -316,5 +352,29 @@ mod tests {
         let e = w.finish().unwrap_err();
         assert!(e.to_string().contains("no-such-dir"), "{e}");
         assert_eq!(e.kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn many_small_files_are_each_one_message_and_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let w = Writeback::start();
+        let mut paths = Vec::new();
+        for i in 0..500u32 {
+            let mut f = w.create(d.path().join(format!("f{i}"))).unwrap();
+            f.write_all(&i.to_le_bytes().repeat(i as usize % 7 + 1)).unwrap();
+            paths.push((i, f.close().unwrap()));
+        }
+        // One dropped before it was closed never reaches the disk.
+        let mut gone = w.create(d.path().join("gone")).unwrap();
+        gone.write_all(b"never").unwrap();
+        drop(gone);
+        w.finish().unwrap();
+        for (i, p) in paths {
+            assert_eq!(
+                std::fs::read(&p).unwrap(),
+                i.to_le_bytes().repeat(i as usize % 7 + 1)
+            );
+        }
+        assert!(!d.path().join("gone").exists());
     }
 }
