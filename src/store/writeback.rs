@@ -361,7 +361,8 @@ mod tests {
         let mut paths = Vec::new();
         for i in 0..500u32 {
             let mut f = w.create(d.path().join(format!("f{i}"))).unwrap();
-            f.write_all(&i.to_le_bytes().repeat(i as usize % 7 + 1)).unwrap();
+            f.write_all(&i.to_le_bytes().repeat(i as usize % 7 + 1))
+                .unwrap();
             paths.push((i, f.close().unwrap()));
         }
         // One dropped before it was closed never reaches the disk.
