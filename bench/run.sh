@@ -22,6 +22,11 @@
 # the round's full pack). On the 50,000-package repository: the three limits, ferry pack,
 # verify, verify --deep, import, status, and the incremental pack after a 1% change.
 #
+# The copies and stores of every round are kept until the end of the run: a write timed right
+# after 50,000 files were deleted is slowed on an ext4 without a journal (its inode allocator
+# skips inodes freed in the last few minutes; BENCHMARKS.md), which would favour whichever tool
+# runs first.
+#
 # Every command that writes is timed up to a `sync` after it (ferry's own fsyncs leave nothing
 # to do there; cp, tar and restic are charged for their writeback). Caches: BENCH_CACHE=warm
 # (default) reads the inputs of each command once before timing it, so that every command reads
@@ -257,10 +262,11 @@ ferry_round() {
     timed "$t:pack" '"$FERRY" pack --catalog $T.toml --key key.key --state $T.state --out $T.out --media-size 4G && sync' "$lib"
     timed "$t:verify" '"$FERRY" verify --trust key.pub $T.out/vol-*' "$WORK/$t.out"
     timed "$t:verify-deep" '"$FERRY" verify --deep --trust key.pub $T.out/vol-*' "$WORK/$t.out"
-    timed "$t:import" '"$FERRY" import --init --store $T.store --trust key.pub $T.out/vol-* && sync' "$WORK/$t.out"
-    timed "$t:status" '"$FERRY" status --store $T.store' "$WORK/$t.store"
+    export STORE=$t.store.$ROUND
+    timed "$t:import" '"$FERRY" import --init --store $STORE --trust key.pub $T.out/vol-* && sync' "$WORK/$t.out"
+    timed "$t:status" '"$FERRY" status --store $STORE' "$WORK/$STORE"
     BUNDLE_MB[$t]=$(du -sb "$WORK/$t.out" | awk '{print int($1 / 1000000)}')
-    rm -rf "$WORK/$t.store" "$WORK/$t.out"
+    rm -rf "$WORK/$t.out"
     sync
     change_start "$lib" "$3"
     CHANGE_MB[$t]=$(find "$lib/Packages" -name '*new*.rpm' -print0 | du -cb --files0-from=- | tail -1 | awk '{printf "%.1f", $1 / 1000000}')
@@ -278,8 +284,8 @@ limits_round() {
     export LIBDIR=$lib T=$t
     timed "$t:cat" 'find "$LIBDIR" -type f -print0 | xargs -0 cat > /dev/null' "$lib"
     timed "$t:sha256" 'find "$LIBDIR" -type f -print0 | xargs -0 openssl dgst -sha256 > /dev/null' "$lib"
-    timed "$t:cp" 'cp -r "$LIBDIR" $T.copy && sync' "$lib"
-    rm -rf "$WORK/$t.copy"
+    export COPY=$t.copy.$ROUND
+    timed "$t:cp" 'cp -r "$LIBDIR" $COPY && sync' "$lib"
 }
 
 lib_mb=$(du -sb --exclude=.complete "$LIB" | awk '{print int($1 / 1000000)}')
@@ -291,6 +297,7 @@ fi
 say "library: $lib_mb MB in $lib_n RPMs ($lib_big of 50–500 MB); cache: $CACHE; rounds: $ROUNDS; ferry $FERRY_ID"
 df -h "$DIR" | tail -1 >> "$LOG"
 for r in $(seq "$ROUNDS"); do
+    ROUND=$r
     say "round $r of $ROUNDS (library)"
     limits_round lib "$LIB"
     export LIBDIR=$LIB

@@ -27,7 +27,7 @@ pub mod sink;
 
 pub use record::version_cmp;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -421,11 +421,11 @@ fn run_locked(
         })
         .map(|(id, _)| *id)
         .collect();
-    check_space(store, bundle, &present)?;
+    let lacking = check_space(store, bundle, &present)?;
     crate::crashpoint::hit("space-checked");
 
     // 2. Every pack, entry and object; new objects written, kept only if all is well.
-    let mut sink = StoreSink::new(&store.root, &store.tmp(), &pieces);
+    let mut sink = StoreSink::new(&store.root, lacking, &pieces);
     let p = pass::run(bundle, &present, Depth::Objects, &mut sink, progress)
         .map_err(ImportError::Write)?;
     if !p.findings.is_empty() {
@@ -473,8 +473,15 @@ fn run_locked(
     if !findings.is_empty() {
         return Err(ImportError::refused(findings, Vec::new(), volumes));
     }
-    let added = sink.commit().map_err(ImportError::Write)?;
+    let (added, added_ids) = sink.commit().map_err(ImportError::Write)?;
     crate::crashpoint::hit("after-objects");
+    // The size of an object this run stored is known (no need to look at it again).
+    let stored = |id: &ObjectId| {
+        added_ids
+            .contains(id)
+            .then(|| manifest.objects.get(id).map(|o| o.size))
+            .flatten()
+    };
 
     // 3. Versions.
     progress.begin("building repository versions", None);
@@ -487,7 +494,7 @@ fn run_locked(
         }
         let key = keys.get(t.name.as_str()).copied();
         let vid = trees::version_id(t, key);
-        let bytes = trees::build(&store.root, &store.tmp(), &vid, t, key)?;
+        let bytes = trees::build(&store.root, &store.tmp(), &vid, t, key, &stored)?;
         versions.insert(t.name.clone(), (vid, bytes));
         crate::crashpoint::hit("version-built");
     }
@@ -810,19 +817,21 @@ fn tree_products(m: &Manifest) -> BTreeMap<&str, &str> {
 /// Room for what this run writes: the objects the store lacks (each rounded up to the
 /// file system's block), the pieces it stages, the manifest's copy, and 16 MiB for
 /// directories and the database. Checked arithmetic throughout: a hostile manifest cannot
-/// make the sum wrap.
+/// make the sum wrap. Returns the objects the store lacks.
 fn check_space(
     store: &Store,
     bundle: &Bundle,
     present: &BTreeMap<u32, crate::bundle::Volume>,
-) -> Result<(), ImportError> {
+) -> Result<HashSet<ObjectId>, ImportError> {
     let st = rustix::fs::statvfs(&store.root)
         .map_err(|e| ImportError::Write(objects::at(&store.root)(e.into())))?;
     let block = st.f_frsize.max(512);
     let m = &bundle.manifest;
     let mut needed = Some(bundle.manifest_len + 16 * 1024 * 1024);
+    let mut lacking = HashSet::new();
     for (id, o) in &m.objects {
         if !objects::has(&store.root, id) {
+            lacking.insert(*id);
             needed = needed.and_then(|n| n.checked_add(o.size.div_ceil(block).checked_mul(block)?));
         }
         let here =
@@ -842,5 +851,5 @@ fn check_space(
             path: store.root.clone(),
         });
     }
-    Ok(())
+    Ok(lacking)
 }

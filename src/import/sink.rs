@@ -4,12 +4,13 @@
 //! but not written; pieces of objects that span volumes not given in this run into the
 //! staging area.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::Sink;
 use crate::format::ObjectId;
-use crate::store::objects::{self, Batch, TempFile, at};
+use crate::store::objects::{Batch, TempFile, at};
 use crate::store::writeback::PendingFile;
 
 /// The file holding piece `k` of object `id` in a staging area.
@@ -19,8 +20,11 @@ pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> PathBuf {
 
 /// The import's sink.
 pub struct StoreSink {
-    root: PathBuf,
-    tmp: PathBuf,
+    /// Objects the store lacks (looked up once, before the pass); one is taken out when it
+    /// is written, so a second copy in the bundle is only checked.
+    lacking: HashSet<ObjectId>,
+    /// Objects written by this run.
+    added_ids: HashSet<ObjectId>,
     pieces: PathBuf,
     batch: Batch,
     /// Pieces staged by this run (removed again if the run is refused).
@@ -68,11 +72,12 @@ impl Write for Stage {
 }
 
 impl StoreSink {
-    /// A sink for the store at `root`, staging pieces under `pieces`.
-    pub fn new(root: &Path, tmp: &Path, pieces: &Path) -> Self {
+    /// A sink for the store at `root`, which lacks the objects in `lacking`, staging pieces
+    /// under `pieces`.
+    pub fn new(root: &Path, lacking: HashSet<ObjectId>, pieces: &Path) -> Self {
         Self {
-            root: root.to_path_buf(),
-            tmp: tmp.to_path_buf(),
+            lacking,
+            added_ids: HashSet::new(),
             pieces: pieces.to_path_buf(),
             batch: Batch::new(root),
             staged: Vec::new(),
@@ -81,10 +86,11 @@ impl StoreSink {
     }
 
     /// The pass found nothing wrong: make the new objects durable and put them in place.
-    pub fn commit(mut self) -> std::io::Result<(u64, u64)> {
+    /// The count and bytes of the objects added, and which they are.
+    pub fn commit(mut self) -> std::io::Result<((u64, u64), HashSet<ObjectId>)> {
         self.batch.commit()?;
         self.staged.clear();
-        Ok(self.added)
+        Ok((self.added, std::mem::take(&mut self.added_ids)))
     }
 }
 
@@ -103,15 +109,17 @@ impl Sink for StoreSink {
     type Stage = Stage;
 
     fn begin(&mut self, id: &ObjectId, size: u64) -> std::io::Result<Out> {
-        if objects::has(&self.root, id) {
+        if !self.lacking.contains(id) {
             return Ok(Out::Known);
         }
-        Ok(Out::New(self.batch.create(&self.tmp, id)?, size))
+        Ok(Out::New(self.batch.create(id)?, size))
     }
 
     fn keep(&mut self, id: &ObjectId, out: Out) -> std::io::Result<()> {
         if let Out::New(f, size) = out {
             self.batch.push(*id, f)?;
+            self.lacking.remove(id);
+            self.added_ids.insert(*id);
             self.added.0 += 1;
             self.added.1 += size;
             crate::crashpoint::hit("object-decoded");

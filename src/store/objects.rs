@@ -6,6 +6,12 @@
 //! one `syncfs` before its objects are renamed into place, so that a name in `objects/`
 //! always means complete, durable, verified content — even after a crash. A temporary file
 //! that is not kept is removed.
+//!
+//! The temporary file sits in the object's own fan-out directory, as `objects/ab/.cdef….tmp`
+//! ([`temp_path`]): renaming within one directory does not take the file system's
+//! rename lock, so the renames of a batch run on two threads at once, where renames from
+//! `tmp/` into `objects/` would run one at a time. A name starting with a dot is never an
+//! object (object names are 62 hex digits); one left by a crash is removed by `prune`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -18,6 +24,19 @@ use crate::format::ObjectId;
 pub fn path(root: &Path, id: &ObjectId) -> PathBuf {
     let hex = id.to_hex();
     root.join("objects").join(&hex[..2]).join(&hex[2..])
+}
+
+/// Temporary name of object `id` while it is written: in its fan-out directory, hidden.
+pub fn temp_path(root: &Path, id: &ObjectId) -> PathBuf {
+    let hex = id.to_hex();
+    root.join("objects")
+        .join(&hex[..2])
+        .join(format!(".{}.tmp", &hex[2..]))
+}
+
+/// Whether `name`, in a fan-out directory, is an object's temporary file (see [`temp_path`]).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
 }
 
 /// Whether the store holds object `id`.
@@ -82,6 +101,8 @@ pub struct Batch {
     root: PathBuf,
     writeback: Writeback,
     pending: Vec<(ObjectId, PathBuf)>,
+    /// Fan-out directories known to exist, by first byte.
+    dirs: [bool; 256],
 }
 
 impl Batch {
@@ -91,14 +112,21 @@ impl Batch {
             root: root.to_path_buf(),
             writeback: Writeback::start(),
             pending: Vec::new(),
+            dirs: [false; 256],
         }
     }
 
-    /// A temporary file in `tmp_dir` for the decoded bytes of object `id`: removed when
+    /// A temporary file ([`temp_path`]) for the decoded bytes of object `id`: removed when
     /// dropped, unless it is [`Batch::push`]ed.
-    pub fn create(&self, tmp_dir: &Path, id: &ObjectId) -> std::io::Result<PendingFile> {
-        self.writeback
-            .create(tmp_dir.join(format!("obj-{}", id.to_hex())))
+    pub fn create(&mut self, id: &ObjectId) -> std::io::Result<PendingFile> {
+        let tmp = temp_path(&self.root, id);
+        let first = usize::from(id.0[0]);
+        if !self.dirs[first] {
+            let dir = tmp.parent().expect("objects have a parent");
+            std::fs::create_dir_all(dir).map_err(at(dir))?;
+            self.dirs[first] = true;
+        }
+        self.writeback.create(tmp)
     }
 
     /// Add a verified object (durability comes from the batch's one syncfs).
@@ -109,25 +137,33 @@ impl Batch {
     }
 
     /// Wait for every pending object's bytes to be written (read-only), make them durable
-    /// (one `syncfs`), then rename each into place.
+    /// (one `syncfs`), then rename each into place: two threads, each taking half of the
+    /// fan-out directories (renames within a directory run at once across directories).
     pub fn commit(&mut self) -> std::io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.writeback.finish()?;
         sync_filesystem(&self.root).map_err(at(&self.root))?;
-        let mut made = std::collections::HashSet::new();
-        for (id, tmp) in std::mem::take(&mut self.pending) {
-            let dest = path(&self.root, &id);
-            let dir = dest.parent().expect("objects have a parent");
-            if !made.contains(dir) {
-                std::fs::create_dir_all(dir).map_err(at(dir))?;
-                made.insert(dir.to_path_buf());
+        let pending = std::mem::take(&mut self.pending);
+        let (low, high): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(id, _)| id.0[0] < 0x80);
+        let root = &self.root;
+        let rename_all = |list: Vec<(ObjectId, PathBuf)>| -> std::io::Result<()> {
+            for (id, tmp) in list {
+                let dest = path(root, &id);
+                std::fs::rename(&tmp, &dest).map_err(at(&dest))?;
+                crate::crashpoint::hit("object-stored");
             }
-            std::fs::rename(&tmp, &dest).map_err(at(&dest))?;
-            crate::crashpoint::hit("object-stored");
-        }
-        Ok(())
+            Ok(())
+        };
+        std::thread::scope(|s| {
+            let other = s.spawn(|| rename_all(high));
+            let mine = rename_all(low);
+            let theirs = other
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("renaming objects failed")));
+            mine.and(theirs)
+        })
     }
 }
 

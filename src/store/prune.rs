@@ -164,9 +164,10 @@ pub struct PruneReport {
     pub repository_versions: Vec<PrunedRepository>,
     /// Version directories removed.
     pub version_dirs_removed: u64,
-    /// Objects removed.
+    /// Objects removed, counting the temporary object files an interrupted import left
+    /// (`objects/ab/.cdef….tmp`).
     pub objects_removed: u64,
-    /// Bytes on disk the removed objects held.
+    /// Bytes on disk the removed objects (and temporary object files) held.
     pub object_bytes_freed: u64,
     /// Bytes on disk held only by the removed version directories (their copies of the
     /// product's GPG key, and files that could not be hard links).
@@ -240,6 +241,8 @@ pub struct Plan {
     remove_dirs: Vec<String>,
     /// Objects to remove.
     remove_objects: Vec<ObjectId>,
+    /// Temporary object files an interrupted import left, to remove.
+    remove_temps: Vec<PathBuf>,
 }
 
 /// A repository: organization, product, label.
@@ -658,6 +661,8 @@ pub fn plan(store: &Store, keep: u32, uploads_older_than: Duration) -> Result<Pl
     // Objects.
     let staged = staged_objects(root, &cat.staged, &mut warnings)?;
     let mut remove_objects = Vec::new();
+    let mut remove_temps = Vec::new();
+    let mut temp_bytes = 0u64;
     if let Some(staged) = &staged {
         for d in entries(&root.join("objects"))? {
             let dname = d.file_name().to_string_lossy().into_owned();
@@ -666,6 +671,15 @@ pub fn plan(store: &Store, keep: u32, uploads_older_than: Duration) -> Result<Pl
             }
             for f in entries(&d.path())? {
                 let fname = f.file_name().to_string_lossy().into_owned();
+                if objects::is_temp_name(&fname) {
+                    if let Ok(m) = f.path().symlink_metadata()
+                        && m.is_file()
+                    {
+                        temp_bytes = temp_bytes.saturating_add(disk_bytes(&m));
+                        remove_temps.push(f.path());
+                    }
+                    continue;
+                }
                 let Some(id) = object_id(&dname, &fname) else {
                     continue;
                 };
@@ -688,7 +702,7 @@ pub fn plan(store: &Store, keep: u32, uploads_older_than: Duration) -> Result<Pl
             }
         }
     }
-    let (mut object_bytes, mut version_bytes) = (0u64, 0u64);
+    let (mut object_bytes, mut version_bytes) = (temp_bytes, 0u64);
     for (links, gone, bytes, object) in removed.values() {
         if gone >= links {
             if *object {
@@ -711,7 +725,7 @@ pub fn plan(store: &Store, keep: u32, uploads_older_than: Duration) -> Result<Pl
         view_versions: prune_views,
         repository_versions: prune_repos,
         version_dirs_removed: remove_dirs.len() as u64,
-        objects_removed: remove_objects.len() as u64,
+        objects_removed: (remove_objects.len() + remove_temps.len()) as u64,
         object_bytes_freed: object_bytes,
         version_bytes_freed: version_bytes,
         uploads_removed: uploads,
@@ -727,6 +741,7 @@ pub fn plan(store: &Store, keep: u32, uploads_older_than: Duration) -> Result<Pl
         holders,
         remove_dirs,
         remove_objects,
+        remove_temps,
     })
 }
 
@@ -885,6 +900,13 @@ pub fn prune(opts: &PruneOptions, on_wait: &dyn Fn(&str)) -> Result<PruneReport,
             Err(e) => return Err(io(&p)(e)),
         }
         crate::crashpoint::hit("prune-object-removed");
+    }
+    for p in &plan.remove_temps {
+        match std::fs::remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(p)(e)),
+        }
     }
     remove_empty_fanout(root)?;
     crate::crashpoint::hit("prune-objects-removed");

@@ -59,15 +59,22 @@ pub enum TreeError {
 }
 
 /// Build version `id` for `tree` unless it exists; returns its total size in bytes.
+/// `stored` gives the size of an object known to be in the store (one the caller has just
+/// put there), which is then not looked at again; every other object is.
 pub fn build(
     root: &Path,
     tmp: &Path,
     id: &str,
     tree: &Tree,
     key: Option<&GpgKey>,
+    stored: &dyn Fn(&ObjectId) -> Option<u64>,
 ) -> Result<u64, TreeError> {
     let mut bytes = 0u64;
     for (path, oid) in &tree.files {
+        if let Some(size) = stored(oid) {
+            bytes = bytes.saturating_add(size);
+            continue;
+        }
         let p = objects::path(root, oid);
         match std::fs::metadata(&p) {
             Ok(m) => bytes = bytes.saturating_add(m.len()),

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -32,11 +32,11 @@ const SPARE: usize = IN_FLIGHT + 2;
 enum Cmd {
     /// Create (or truncate) the file for slot.
     Create(u64, PathBuf),
-    /// A whole file at once (one that fits in a chunk): create, write, make read-only, close.
+    /// A whole file at once (one that fits in a chunk): create read-only, write, close.
     Whole(PathBuf, Vec<u8>),
     /// Append to slot's file.
     Data(u64, Vec<u8>),
-    /// Slot's file is complete: make it read-only and close it.
+    /// Slot's file is complete: close it.
     Close(u64),
     /// Close slot's file if open, and remove the path.
     Remove(u64, PathBuf),
@@ -185,8 +185,8 @@ impl PendingFile {
         self.conduit.send(Cmd::Data(self.slot, full))
     }
 
-    /// The last bytes go to the thread, which makes the file read-only and closes it; the
-    /// path it is at.
+    /// The last bytes go to the thread, which closes the file (created read-only); the path
+    /// it is at.
     pub fn close(mut self) -> std::io::Result<PathBuf> {
         let path = self.path.take().expect("open until closed");
         if self.created {
@@ -240,17 +240,14 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
     };
     for cmd in rx {
         match cmd {
-            Cmd::Create(slot, path) => match File::create(&path) {
+            Cmd::Create(slot, path) => match create_read_only(&path) {
                 Ok(f) => {
                     files.insert(slot, (f, path));
                 }
                 Err(e) => fail(at(&path)(e)),
             },
             Cmd::Whole(path, mut buf) => {
-                let written = File::create(&path).and_then(|mut f| {
-                    f.write_all(&buf)?;
-                    read_only(&f)
-                });
+                let written = create_read_only(&path).and_then(|mut f| f.write_all(&buf));
                 if let Err(e) = written {
                     fail(at(&path)(e));
                 }
@@ -268,11 +265,7 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
                 let _ = free.try_send(buf);
             }
             Cmd::Close(slot) => {
-                if let Some((f, path)) = files.remove(&slot)
-                    && let Err(e) = read_only(&f)
-                {
-                    fail(at(&path)(e));
-                }
+                files.remove(&slot);
             }
             Cmd::Remove(slot, path) => {
                 files.remove(&slot);
@@ -289,8 +282,43 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
     }
 }
 
-fn read_only(f: &File) -> std::io::Result<()> {
-    f.set_permissions(std::fs::Permissions::from_mode(0o444))
+/// Create `path` read-only (`0444`) and open it for writing: the mode is given at creation,
+/// so no `fchmod` follows unless the umask takes read bits away. A file left at `path` by an
+/// interrupted run is replaced.
+fn create_read_only(path: &std::path::Path) -> std::io::Result<File> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o444)
+            .open(path)
+    };
+    let f = match open() {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            std::fs::remove_file(path)?;
+            open()?
+        }
+        r => r?,
+    };
+    if umask_hides_read() {
+        f.set_permissions(std::fs::Permissions::from_mode(0o444))?;
+    }
+    Ok(f)
+}
+
+/// Whether the process's umask clears any read bit (read once, from `/proc/self/status`;
+/// where that cannot be read, assume it does, and set the mode explicitly).
+fn umask_hides_read() -> bool {
+    static HIDES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HIDES.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .is_none_or(|mask| mask & 0o444 != 0)
+    })
 }
 
 #[cfg(test)]
@@ -322,6 +350,24 @@ mod tests {
         assert_eq!(std::fs::read(&empty).unwrap(), b"");
         let mode = std::fs::metadata(&pa).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o444);
+    }
+
+    #[test]
+    fn a_read_only_file_left_at_the_path_is_replaced_small_or_large() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, len) in [("small", 10), ("large", 2 * CHUNK + 3)] {
+            let p = d.path().join(name);
+            std::fs::write(&p, b"left by a killed run, longer than ten bytes").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+            let w = Writeback::start();
+            let mut f = w.create(p.clone()).unwrap();
+            f.write_all(&vec![7u8; len]).unwrap();
+            f.close().unwrap();
+            w.finish().unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), vec![7u8; len], "{name}");
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o444, "{name}");
+        }
     }
 
     #[test]

@@ -459,6 +459,40 @@ fn prune_removes_old_versions_and_only_the_files_no_kept_version_links() {
             .copied()
             .collect()
     );
+
+    // What an import killed while writing objects leaves (`objects/ab/.cdef….tmp`, in a
+    // fan-out directory of its own or beside kept objects) goes at the next prune; kept
+    // objects and what is published stay.
+    let fanout = std::fs::read_dir(store.join("objects"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let beside = fanout.join(format!(".{}.tmp", "ab".repeat(31)));
+    let unused = (0..=255u8)
+        .map(|b| store.join("objects").join(format!("{b:02x}")))
+        .find(|d| !d.exists())
+        .unwrap();
+    let alone = unused.join(format!(".{}.tmp", "cd".repeat(31)));
+    let kept = object_files(store);
+    std::fs::create_dir_all(&unused).unwrap();
+    std::fs::write(&beside, vec![1u8; 10_000]).unwrap();
+    std::fs::write(&alone, vec![2u8; 10_000]).unwrap();
+    let dry = prune_json(store, &["--dry-run"]);
+    assert_eq!(dry["objects_removed"], 2, "{dry:#}");
+    assert!(
+        dry["object_bytes_freed"].as_u64().unwrap() >= 20_000,
+        "{dry:#}"
+    );
+    assert!(beside.exists() && alone.exists());
+    let report = prune_json(store, &[]);
+    assert_eq!(report["objects_removed"], 2, "{report:#}");
+    assert!(!beside.exists() && !unused.exists());
+    assert_eq!(object_files(store), kept);
+    for rel in [LIBRARY, VIEW, DEV] {
+        assert_eq!(check_published(store, rel), 5);
+    }
     drop(r.tmp);
 }
 
