@@ -11,6 +11,23 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Ask the kernel to start writing `len` bytes at `offset` of `f` to the medium now, without
+/// waiting for them (`sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE`), so that a later
+/// `syncfs` or `fsync` finds them written instead of writing them all while the caller waits.
+/// Only a hint, never durability: an error is ignored (the later sync reports real ones).
+#[allow(unsafe_code)]
+pub fn start_writeback(f: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd as _;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a system call on a descriptor `f` keeps open for the call; no memory is passed.
+    // The one unsafe block of the crate: rustix does not wrap sync_file_range.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
 /// Flush a directory's entries (after creating or renaming files in it).
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()

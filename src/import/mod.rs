@@ -27,14 +27,14 @@ pub mod sink;
 
 pub use record::version_cmp;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::bundle::pass::{self, Depth, Discard};
 use crate::bundle::{Bundle, Finding};
-use crate::format::manifest::Manifest;
+use crate::format::manifest::{Manifest, Tree};
 use crate::format::signify::PublicKey;
 use crate::format::{BundleId, ObjectId};
 use crate::progress::Progress;
@@ -424,8 +424,33 @@ fn run_locked(
     let lacking = check_space(store, bundle, &present)?;
     crate::crashpoint::hit("space-checked");
 
+    // The versions this run builds, if it has every volume; a new object is written first
+    // at its place in the first of them that has it.
+    let keys = tree_keys(manifest);
+    let skip = pruned_trees(store, manifest)?;
+    let builds: Vec<(&Tree, String)> = manifest
+        .trees
+        .iter()
+        .filter(|t| !skip.contains(t.name.as_str()))
+        .map(|t| (t, trees::version_id(t, keys.get(t.name.as_str()).copied())))
+        .collect();
+    let mut places = HashMap::new();
+    if remaining.is_empty() {
+        for (t, vid) in &builds {
+            if trees::version_dir(&store.root, vid).is_dir() {
+                continue;
+            }
+            let work = trees::work_dir(&store.tmp(), vid);
+            for (path, oid) in &t.files {
+                if lacking.contains(oid) && !places.contains_key(oid) {
+                    places.insert(*oid, work.join(path));
+                }
+            }
+        }
+    }
+
     // 2. Every pack, entry and object; new objects written, kept only if all is well.
-    let mut sink = StoreSink::new(&store.root, lacking, &pieces);
+    let mut sink = StoreSink::new(&store.root, lacking, places.clone(), &pieces);
     let p = pass::run(bundle, &present, Depth::Objects, &mut sink, progress)
         .map_err(ImportError::Write)?;
     if !p.findings.is_empty() {
@@ -475,25 +500,21 @@ fn run_locked(
     }
     let (added, added_ids) = sink.commit().map_err(ImportError::Write)?;
     crate::crashpoint::hit("after-objects");
-    // The size of an object this run stored is known (no need to look at it again).
+    // The size of an object this run stored is known (no need to look at it again), and
+    // where it was written.
     let stored = |id: &ObjectId| {
-        added_ids
-            .contains(id)
-            .then(|| manifest.objects.get(id).map(|o| o.size))
-            .flatten()
+        if !added_ids.contains(id) {
+            return None;
+        }
+        let size = manifest.objects.get(id)?.size;
+        Some((size, places.get(id).map(PathBuf::as_path)))
     };
 
     // 3. Versions.
     progress.begin("building repository versions", None);
     let mut versions: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let keys = tree_keys(manifest);
-    let skip = pruned_trees(store, manifest)?;
-    for t in &manifest.trees {
-        if skip.contains(t.name.as_str()) {
-            continue;
-        }
+    for (t, vid) in builds {
         let key = keys.get(t.name.as_str()).copied();
-        let vid = trees::version_id(t, key);
         let bytes = trees::build(&store.root, &store.tmp(), &vid, t, key, &stored)?;
         versions.insert(t.name.clone(), (vid, bytes));
         crate::crashpoint::hit("version-built");

@@ -4,7 +4,7 @@
 //! but not written; pieces of objects that span volumes not given in this run into the
 //! staging area.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -73,13 +73,19 @@ impl Write for Stage {
 
 impl StoreSink {
     /// A sink for the store at `root`, which lacks the objects in `lacking`, staging pieces
-    /// under `pieces`.
-    pub fn new(root: &Path, lacking: HashSet<ObjectId>, pieces: &Path) -> Self {
+    /// under `pieces`; an object of `places` is written there first (its file in a version
+    /// this run builds: [`Batch`]).
+    pub fn new(
+        root: &Path,
+        lacking: HashSet<ObjectId>,
+        places: HashMap<ObjectId, PathBuf>,
+        pieces: &Path,
+    ) -> Self {
         Self {
             lacking,
             added_ids: HashSet::new(),
             pieces: pieces.to_path_buf(),
-            batch: Batch::new(root),
+            batch: Batch::new(root, places),
             staged: Vec::new(),
             added: (0, 0),
         }

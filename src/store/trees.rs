@@ -58,20 +58,30 @@ pub enum TreeError {
     },
 }
 
+/// The directory where version `id` is put together (under the store's `tmp/`) before it is
+/// renamed into `versions/`.
+pub fn work_dir(tmp: &Path, id: &str) -> PathBuf {
+    tmp.join(format!("version-{id}"))
+}
+
+/// What the caller knows of an object it has just stored: its size, and the file of the
+/// version's [`work_dir`] it was written to, if it was written there (it is not linked
+/// again).
+pub type Stored<'a> = dyn Fn(&ObjectId) -> Option<(u64, Option<&'a Path>)> + 'a;
+
 /// Build version `id` for `tree` unless it exists; returns its total size in bytes.
-/// `stored` gives the size of an object known to be in the store (one the caller has just
-/// put there), which is then not looked at again; every other object is.
+/// An object `stored` knows is not looked at again; every other object is.
 pub fn build(
     root: &Path,
     tmp: &Path,
     id: &str,
     tree: &Tree,
     key: Option<&GpgKey>,
-    stored: &dyn Fn(&ObjectId) -> Option<u64>,
+    stored: &Stored<'_>,
 ) -> Result<u64, TreeError> {
     let mut bytes = 0u64;
     for (path, oid) in &tree.files {
-        if let Some(size) = stored(oid) {
+        if let Some((size, _)) = stored(oid) {
             bytes = bytes.saturating_add(size);
             continue;
         }
@@ -90,17 +100,23 @@ pub fn build(
     if dest.is_dir() {
         return Ok(bytes);
     }
-    let work = tmp.join(format!("version-{id}"));
+    let work = work_dir(tmp, id);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TreeError::Io { path, source }
     };
-    let _ = std::fs::remove_dir_all(&work);
+    // It may hold objects already (written there by the import); `tmp/` is emptied by
+    // every run, so nothing else.
     std::fs::create_dir_all(&work).map_err(io(&work))?;
     let mut made = std::collections::HashSet::new();
     for (path, oid) in &tree.files {
         // Paths were checked when the manifest was parsed: normal components only.
         let file = work.join(path);
+        if let Some((_, Some(place))) = stored(oid)
+            && place == file
+        {
+            continue;
+        }
         if let Some(parent) = file.parent()
             && !made.contains(parent)
         {

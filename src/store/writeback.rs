@@ -232,6 +232,7 @@ impl Drop for PendingFile {
 
 fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
     let mut files: HashMap<u64, (File, PathBuf)> = HashMap::new();
+    let mut offsets: HashMap<u64, u64> = HashMap::new();
     let fail = |e: std::io::Error| {
         let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
@@ -247,7 +248,13 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
                 Err(e) => fail(at(&path)(e)),
             },
             Cmd::Whole(path, mut buf) => {
-                let written = create_read_only(&path).and_then(|mut f| f.write_all(&buf));
+                let written = create_read_only(&path).and_then(|mut f| {
+                    f.write_all(&buf)?;
+                    if buf.len() >= KICK_MIN {
+                        crate::fsutil::start_writeback(&f, 0, buf.len() as u64);
+                    }
+                    Ok(())
+                });
                 if let Err(e) = written {
                     fail(at(&path)(e));
                 }
@@ -255,20 +262,29 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
                 let _ = free.try_send(buf);
             }
             Cmd::Data(slot, mut buf) => {
-                if let Some((f, path)) = files.get_mut(&slot)
-                    && let Err(e) = f.write_all(&buf)
-                {
-                    fail(at(path)(e));
-                    files.remove(&slot);
+                if let Some((f, path)) = files.get_mut(&slot) {
+                    match f.write_all(&buf) {
+                        Ok(()) => {
+                            let off = offsets.entry(slot).or_insert(0);
+                            crate::fsutil::start_writeback(f, *off, buf.len() as u64);
+                            *off += buf.len() as u64;
+                        }
+                        Err(e) => {
+                            fail(at(path)(e));
+                            files.remove(&slot);
+                        }
+                    }
                 }
                 buf.clear();
                 let _ = free.try_send(buf);
             }
             Cmd::Close(slot) => {
                 files.remove(&slot);
+                offsets.remove(&slot);
             }
             Cmd::Remove(slot, path) => {
                 files.remove(&slot);
+                offsets.remove(&slot);
                 if let Err(e) = std::fs::remove_file(&path)
                     && e.kind() != ErrorKind::NotFound
                 {
@@ -281,6 +297,10 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
         }
     }
 }
+
+/// Files smaller than this are left to the batch's `syncfs` (one call each would cost more
+/// than it overlaps).
+const KICK_MIN: usize = 256 * 1024;
 
 /// Create `path` read-only (`0444`) and open it for writing: the mode is given at creation,
 /// so no `fchmod` follows unless the umask takes read bits away. A file left at `path` by an
