@@ -450,7 +450,7 @@ fn run_locked(
     }
 
     // 2. Every pack, entry and object; new objects written, kept only if all is well.
-    let mut sink = StoreSink::new(&store.root, lacking, places.clone(), &pieces);
+    let mut sink = StoreSink::new(&store.root, lacking, &places, &pieces);
     let p = pass::run(bundle, &present, Depth::Objects, &mut sink, progress)
         .map_err(ImportError::Write)?;
     if !p.findings.is_empty() {

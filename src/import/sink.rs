@@ -19,14 +19,14 @@ pub fn piece_file(pieces: &Path, id: &ObjectId, k: usize) -> PathBuf {
 }
 
 /// The import's sink.
-pub struct StoreSink {
+pub struct StoreSink<'p> {
     /// Objects the store lacks (looked up once, before the pass); one is taken out when it
     /// is written, so a second copy in the bundle is only checked.
     lacking: HashSet<ObjectId>,
     /// Objects written by this run.
     added_ids: HashSet<ObjectId>,
     pieces: PathBuf,
-    batch: Batch,
+    batch: Batch<'p>,
     /// Pieces staged by this run (removed again if the run is refused).
     staged: Vec<PathBuf>,
     /// Objects added, and their bytes.
@@ -71,14 +71,14 @@ impl Write for Stage {
     }
 }
 
-impl StoreSink {
+impl<'p> StoreSink<'p> {
     /// A sink for the store at `root`, which lacks the objects in `lacking`, staging pieces
     /// under `pieces`; an object of `places` is written there first (its file in a version
     /// this run builds: [`Batch`]).
     pub fn new(
         root: &Path,
         lacking: HashSet<ObjectId>,
-        places: HashMap<ObjectId, PathBuf>,
+        places: &'p HashMap<ObjectId, PathBuf>,
         pieces: &Path,
     ) -> Self {
         Self {
@@ -100,7 +100,7 @@ impl StoreSink {
     }
 }
 
-impl Drop for StoreSink {
+impl Drop for StoreSink<'_> {
     /// Not committed (the bundle was refused): what this run staged goes; the batch
     /// removes its own temporary files.
     fn drop(&mut self) {
@@ -110,7 +110,7 @@ impl Drop for StoreSink {
     }
 }
 
-impl Sink for StoreSink {
+impl Sink for StoreSink<'_> {
     type Out = Out;
     type Stage = Stage;
 

@@ -104,7 +104,7 @@ impl Drop for TempFile {
 /// Verified objects waiting to be made durable and named in `objects/`, their bytes
 /// written on a thread of their own ([`Writeback`]). Dropped without [`Batch::commit`], it
 /// removes their files.
-pub struct Batch {
+pub struct Batch<'p> {
     root: PathBuf,
     writeback: Writeback,
     /// Objects written, where they are, and whether that is a place of `places` (linked
@@ -114,14 +114,14 @@ pub struct Batch {
     dirs: [bool; 256],
     /// Where to write an object first, instead of a temporary name: its place in a version
     /// being built (see the module's documentation).
-    places: HashMap<ObjectId, PathBuf>,
+    places: &'p HashMap<ObjectId, PathBuf>,
     /// Directories made for `places`.
     made: HashSet<PathBuf>,
 }
 
-impl Batch {
+impl<'p> Batch<'p> {
     /// An empty batch for the store at `root`, writing the objects of `places` there first.
-    pub fn new(root: &Path, places: HashMap<ObjectId, PathBuf>) -> Self {
+    pub fn new(root: &Path, places: &'p HashMap<ObjectId, PathBuf>) -> Self {
         Self {
             root: root.to_path_buf(),
             writeback: Writeback::start(),
@@ -205,7 +205,7 @@ impl Batch {
     }
 }
 
-impl Drop for Batch {
+impl Drop for Batch<'_> {
     /// The writing thread removes them after their last write, then ends.
     fn drop(&mut self) {
         for (_, file, _) in std::mem::take(&mut self.pending) {
@@ -235,7 +235,8 @@ mod tests {
         let root = d.path();
         let place = root.join("tmp/version-x/Packages/a.rpm");
         let (a, b) = (id(1), id(2));
-        let mut batch = Batch::new(root, HashMap::from([(a, place.clone())]));
+        let places = HashMap::from([(a, place.clone())]);
+        let mut batch = Batch::new(root, &places);
         for (oid, bytes) in [(a, b"placed".as_slice()), (b, b"temporary".as_slice())] {
             let mut f = batch.create(&oid).unwrap();
             f.write_all(bytes).unwrap();
@@ -263,7 +264,8 @@ mod tests {
         let place = root.join("tmp/version-x/a.rpm");
         let (a, b) = (id(1), id(2));
         {
-            let mut batch = Batch::new(root, HashMap::from([(a, place.clone())]));
+            let places = HashMap::from([(a, place.clone())]);
+            let mut batch = Batch::new(root, &places);
             for oid in [a, b] {
                 let mut f = batch.create(&oid).unwrap();
                 f.write_all(&[7u8; 3 << 20]).unwrap();

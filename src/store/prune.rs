@@ -810,6 +810,15 @@ fn remove_empty_fanout(root: &Path) -> Result<bool, PruneError> {
     Ok(any)
 }
 
+/// Remove a file, if it is still there.
+fn remove_file(path: &Path) -> Result<(), PruneError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
 /// Remove a directory that was renamed out of the way.
 fn remove_dir(path: &Path) -> Result<(), PruneError> {
     match std::fs::remove_dir_all(path) {
@@ -893,20 +902,11 @@ pub fn prune(opts: &PruneOptions, on_wait: &dyn Fn(&str)) -> Result<PruneReport,
 
     // 3. Objects, then abandoned uploads.
     for id in &plan.remove_objects {
-        let p = objects::path(root, id);
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&p)(e)),
-        }
+        remove_file(&objects::path(root, id))?;
         crate::crashpoint::hit("prune-object-removed");
     }
     for p in &plan.remove_temps {
-        match std::fs::remove_file(p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(p)(e)),
-        }
+        remove_file(p)?;
     }
     remove_empty_fanout(root)?;
     crate::crashpoint::hit("prune-objects-removed");

@@ -237,8 +237,8 @@ impl Drop for PendingFile {
 }
 
 fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
-    let mut files: HashMap<u64, (File, PathBuf)> = HashMap::new();
-    let mut offsets: HashMap<u64, u64> = HashMap::new();
+    // Each open file, its path, and how many bytes it has been given.
+    let mut files: HashMap<u64, (File, PathBuf, u64)> = HashMap::new();
     let fail = |e: std::io::Error| {
         let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
@@ -249,7 +249,7 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
         match cmd {
             Cmd::Create(slot, path) => match create_read_only(&path) {
                 Ok(f) => {
-                    files.insert(slot, (f, path));
+                    files.insert(slot, (f, path, 0));
                 }
                 Err(e) => fail(at(&path)(e)),
             },
@@ -268,12 +268,11 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
                 let _ = free.try_send(buf);
             }
             Cmd::Data(slot, mut buf) => {
-                if let Some((f, path)) = files.get_mut(&slot) {
+                if let Some((f, path, written)) = files.get_mut(&slot) {
                     match f.write_all(&buf) {
                         Ok(()) => {
-                            let off = offsets.entry(slot).or_insert(0);
-                            crate::fsutil::start_writeback(f, *off, buf.len() as u64);
-                            *off += buf.len() as u64;
+                            crate::fsutil::start_writeback(f, *written, buf.len() as u64);
+                            *written += buf.len() as u64;
                         }
                         Err(e) => {
                             fail(at(path)(e));
@@ -286,11 +285,9 @@ fn run(rx: Receiver<Cmd>, free: SyncSender<Vec<u8>>, failed: Failed) {
             }
             Cmd::Close(slot) => {
                 files.remove(&slot);
-                offsets.remove(&slot);
             }
             Cmd::Remove(slot, path) => {
                 files.remove(&slot);
-                offsets.remove(&slot);
                 if let Err(e) = std::fs::remove_file(&path)
                     && e.kind() != ErrorKind::NotFound
                 {
